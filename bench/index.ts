@@ -19,7 +19,9 @@ if (files.length === 0) {
 let failed = 0;
 for (const f of files) {
   process.stdout.write(`\n### ${f}\n`);
-  const r = spawnSync(process.execPath, ["--import", "tsx", "--expose-gc", join(dir, f)], { stdio: "inherit" });
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--expose-gc", join(dir, f)], {
+    stdio: "inherit",
+  });
   if (r.status !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);

@@ -1,15 +1,12 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
 import { CliError, ExitCode } from "./errors";
-import { registerRender } from "./render";
 
 const program = new Command("vace")
   .description("wan-vace: deploy, render, smoke-test and verify a Wan2.1-VACE ComfyUI endpoint")
   .showHelpAfterError()
   // Commander exits 1 on usage errors; our contracts reserve 1 for failed checks, so usage is 2.
   .exitOverride();
-
-registerRender(program);
 
 async function main(argv: string[]): Promise<number> {
   try {
@@ -24,7 +21,9 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`vace: ${err.message}\n`);
       return err.exitCode;
     }
-    process.stderr.write(`vace: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `vace: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     return ExitCode.failed;
   }
 }
