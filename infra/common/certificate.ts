@@ -1,0 +1,59 @@
+import { X509Certificate } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+
+/**
+ * SHA-256 fingerprint of a PEM certificate, `AB:CD:…` as browsers and `openssl x509 -fingerprint
+ * -sha256` print it. Undefined when the text is not a certificate (e.g. unknown during preview).
+ */
+export function certificateSha256(pem: string | undefined): string | undefined {
+  if (!pem?.includes("BEGIN CERTIFICATE")) return undefined;
+  try {
+    return new X509Certificate(pem).fingerprint256;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface DeployCertificate {
+  certPem: pulumi.Output<string>;
+  /** Secret. */
+  keyPem: pulumi.Output<string>;
+  sha256: pulumi.Output<string>;
+}
+
+/**
+ * A certificate made at deploy time for the endpoint's public IP, for deployments without a
+ * domain. Clients pin it (the smoke's `--ca`), so no public CA is involved. It is valid a week
+ * longer than the TTL so an extended stack does not break clients mid-run.
+ */
+export function deployCertificate(
+  name: string,
+  ipAddress: pulumi.Input<string>,
+  ttlMinutes: number,
+  opts: pulumi.CustomResourceOptions,
+): DeployCertificate {
+  const key = new tls.PrivateKey(
+    `${name}-tls-key`,
+    { algorithm: "ECDSA", ecdsaCurve: "P256" },
+    opts,
+  );
+  const cert = new tls.SelfSignedCert(
+    `${name}-tls-cert`,
+    {
+      privateKeyPem: key.privateKeyPem,
+      subject: { commonName: ipAddress, organization: "wan-vace" },
+      ipAddresses: [ipAddress],
+      validityPeriodHours: Math.ceil(ttlMinutes / 60) + 7 * 24,
+      // Self-signed and pinned: it is its own trust anchor, so it carries CA:TRUE like `openssl req -x509`.
+      isCaCertificate: true,
+      allowedUses: ["digital_signature", "key_encipherment", "server_auth", "cert_signing"],
+    },
+    opts,
+  );
+  return {
+    certPem: cert.certPem,
+    keyPem: pulumi.secret(key.privateKeyPem),
+    sha256: cert.certPem.apply((pem) => certificateSha256(pem) ?? "<computed at deploy>"),
+  };
+}

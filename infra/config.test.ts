@@ -1,0 +1,240 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { defaultGatewayImage, imageRefProblem, parseConfig, registryHost } from "./config";
+
+const IMAGE = "registry-vpc.ap-southeast-1.aliyuncs.com/wan-vace/comfyui:0.1.0";
+const TOKEN = "a".repeat(20) + "B".repeat(20);
+
+function errorsOf(raw: Record<string, unknown>) {
+  const r = parseConfig(raw);
+  if (r.ok) throw new Error("expected config errors");
+  return r.errors;
+}
+
+describe("parseConfig", () => {
+  it("applies the documented defaults", () => {
+    const r = parseConfig({ image: IMAGE });
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.config).toMatchObject({
+      target: "ecs",
+      region: "ap-southeast-1",
+      instanceTypes: expect.arrayContaining(["ecs.gn7i-c8g1.2xlarge"]),
+      allowedCidrs: ["0.0.0.0/0"],
+      sshCidrs: [],
+      spot: false,
+      ttlMinutes: 240,
+      idleStopMinutes: 30,
+      gatewayImage: "registry-vpc.ap-southeast-1.aliyuncs.com/wan-vace/gateway:0.1.0",
+      tls: { mode: "selfsigned" },
+      systemDiskSizeGiB: 100,
+    });
+    expect(r.config.instanceTypes[0]).toBe("ecs.gn7i-c8g1.2xlarge");
+    expect(r.config.token).toBeUndefined();
+  });
+
+  it("warns, but accepts, 443 open to everyone", () => {
+    const r = parseConfig({ image: IMAGE });
+    expect(r.warnings.map((w) => w.key)).toEqual(["wan-vace:allowedCidrs"]);
+    const narrowed = parseConfig({ image: IMAGE, allowedCidrs: ["198.51.100.0/24"] });
+    expect(narrowed.warnings).toEqual([]);
+  });
+
+  it("reads Pulumi's string forms: JSON arrays, booleans, integers, qualified keys", () => {
+    const r = parseConfig({
+      "wan-vace:image": IMAGE,
+      "wan-vace:instanceTypes": '["ecs.gn6i-c4g1.xlarge"]',
+      "wan-vace:spot": "true",
+      "wan-vace:idleStopMinutes": "0",
+      "wan-vace:ttl": "1h30m",
+      "alicloud:region": "cn-hangzhou",
+    });
+    expect(r.ok && r.config).toMatchObject({
+      instanceTypes: ["ecs.gn6i-c4g1.xlarge"],
+      spot: true,
+      idleStopMinutes: 0,
+      ttlMinutes: 90,
+      region: "ap-southeast-1",
+    });
+  });
+
+  it.each([
+    ["a bad CIDR", { allowedCidrs: ["10.0.0.0/33"] }, "wan-vace:allowedCidrs", /not a CIDR/],
+    ["a bad SSH CIDR", { sshCidrs: "nope", keyPairName: "k" }, "wan-vace:sshCidrs", /not a CIDR/],
+    ["a ttl under 30 minutes", { ttl: "29m" }, "wan-vace:ttl", /at least 30 minutes/],
+    ["a ttl of 3 years", { ttl: "1095d" }, "wan-vace:ttl", /less than 3 years/],
+    ["a ttl that is not a duration", { ttl: "4 hours" }, "wan-vace:ttl", /not a duration/],
+    ["an unknown target", { target: "gke" }, "wan-vace:target", /unknown target "gke"/],
+    [
+      "an empty instance-type list",
+      { instanceTypes: [] },
+      "wan-vace:instanceTypes",
+      /at least one/,
+    ],
+    [
+      "a non-GPU instance type",
+      { instanceTypes: ["ecs.g7.xlarge"] },
+      "wan-vace:instanceTypes",
+      /not a GPU instance type/,
+    ],
+    [
+      "a malformed image reference",
+      { image: "Registry/Comfy UI" },
+      "wan-vace:image",
+      /not a valid image reference/,
+    ],
+    [
+      "an unpinned image",
+      { image: "registry.example.com/ns/comfyui" },
+      "wan-vace:image",
+      /no tag or digest/,
+    ],
+    [
+      "an image on latest",
+      { image: "registry.example.com/ns/comfyui:latest" },
+      "wan-vace:image",
+      /latest/,
+    ],
+    [
+      "a token that is too short",
+      { token: "short-token" },
+      "wan-vace:token",
+      /at least 32 characters/,
+    ],
+    [
+      "a token with unsafe characters",
+      { token: `${TOKEN}"; drop` },
+      "wan-vace:token",
+      /may contain only/,
+    ],
+    ["acme without a domain", { tls: "acme" }, "wan-vace:domain", /required when tls is "acme"/],
+    [
+      "a domain without acme",
+      { domain: "vace.example.com" },
+      "wan-vace:domain",
+      /only used with tls "acme"/,
+    ],
+    [
+      "half of the registry credentials",
+      { registryUsername: "u" },
+      "wan-vace:registryPassword",
+      /go together/,
+    ],
+    [
+      "SSH without a key pair",
+      { sshCidrs: ["198.51.100.7/32"] },
+      "wan-vace:keyPairName",
+      /key-only/,
+    ],
+    [
+      "a preinstalled driver without an image",
+      { driver: "preinstalled" },
+      "wan-vace:imageId",
+      /required/,
+    ],
+    [
+      "a system disk too small for the models",
+      { systemDiskSize: 40 },
+      "wan-vace:systemDiskSize",
+      /at least 60/,
+    ],
+    ["a typo in a key", { ttls: "4h" }, "wan-vace:ttls", /did you mean wan-vace:ttl\?/],
+  ])("rejects %s, naming the key", (_what, bad, key, message) => {
+    const errors = errorsOf({ image: IMAGE, ...bad });
+    const hit = errors.find((e) => e.key === key);
+    expect(hit, JSON.stringify(errors)).toBeDefined();
+    expect(hit?.message).toMatch(message);
+  });
+
+  it("requires the image", () => {
+    expect(errorsOf({})).toEqual([
+      expect.objectContaining({
+        key: "wan-vace:image",
+        message: expect.stringMatching(/required/),
+      }),
+    ]);
+  });
+
+  it("reports every problem at once, including cross-key ones", () => {
+    const errors = errorsOf({
+      target: "gke",
+      ttl: "5m",
+      allowedCidrs: ["x"],
+      token: "short",
+      tls: "acme",
+    });
+    expect(errors.map((e) => e.key).sort()).toEqual(
+      [
+        "wan-vace:allowedCidrs",
+        "wan-vace:domain",
+        "wan-vace:image",
+        "wan-vace:target",
+        "wan-vace:token",
+        "wan-vace:ttl",
+      ].sort(),
+    );
+  });
+
+  it("never echoes a secret value in an error", () => {
+    const secret = "tooshort-but-secret";
+    const errors = errorsOf({ image: IMAGE, token: secret });
+    expect(JSON.stringify(errors)).not.toContain(secret);
+  });
+
+  it("keeps Pulumi.yaml's schema defaults equal to the code's", () => {
+    const project = parseYaml(readFileSync(join(__dirname, "..", "Pulumi.yaml"), "utf8")) as {
+      config: Record<string, { default?: unknown }>;
+    };
+    const withSchemaDefaults = Object.fromEntries(
+      Object.entries(project.config).flatMap(([k, v]) =>
+        v.default === undefined ? [] : [[k, v.default]],
+      ),
+    );
+    const fromSchema = parseConfig({ ...withSchemaDefaults, image: IMAGE });
+    const fromCode = parseConfig({ image: IMAGE });
+    expect(fromSchema).toEqual(fromCode);
+    // And every key the schema declares is one the code accepts (no silent drift).
+    const declared = Object.keys(project.config);
+    const unknown = errorsOf({ image: IMAGE, "not-a-key": 1 }).map((e) => e.key);
+    expect(unknown).toEqual(["wan-vace:not-a-key"]);
+    for (const k of declared) {
+      const r = parseConfig({ image: IMAGE, [k]: project.config[k]?.default ?? undefined });
+      expect(r.ok || !r.errors.some((e) => e.message.startsWith("unknown key")), k).toBe(true);
+    }
+  });
+
+  it("validates the example stack", () => {
+    const stack = parseYaml(readFileSync(join(__dirname, "..", "Pulumi.dev.yaml"), "utf8")) as {
+      config: Record<string, unknown>;
+    };
+    const r = parseConfig(stack.config);
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+  });
+});
+
+describe("image references", () => {
+  it.each([
+    "registry-vpc.ap-southeast-1.aliyuncs.com/wan-vace/comfyui:0.1.0",
+    "crpi-abc.ap-southeast-1.personal.cr.aliyuncs.com/ns/comfyui@sha256:" + "0".repeat(64),
+    "localhost:5000/comfyui:v1",
+    "library/caddy:2.6.2",
+  ])("accepts %s", (ref) => expect(imageRefProblem(ref)).toBeUndefined());
+
+  it("derives the gateway image and registry host", () => {
+    expect(defaultGatewayImage("localhost:5000/ns/comfyui:v1")).toBe(
+      "localhost:5000/ns/gateway:v1",
+    );
+    expect(
+      defaultGatewayImage(`r.example.com/ns/comfyui@sha256:${"1".repeat(64)}`),
+    ).toBeUndefined();
+    expect(registryHost("localhost:5000/ns/comfyui:v1")).toBe("localhost:5000");
+    expect(registryHost("ns/comfyui:v1")).toBe("docker.io");
+  });
+
+  it("asks for gatewayImage when the image is pinned by digest alone", () => {
+    const errors = errorsOf({ image: `r.example.com/ns/comfyui@sha256:${"1".repeat(64)}` });
+    expect(errors).toEqual([expect.objectContaining({ key: "wan-vace:gatewayImage" })]);
+  });
+});

@@ -1,0 +1,485 @@
+/**
+ * The one typed, validated configuration of a wan-vace stack. Every default lives here.
+ *
+ * Validation is pure: it takes the raw `wan-vace:*` values (strings from the Pulumi engine, or
+ * native YAML values from a stack file) and returns either a config or every problem at once,
+ * each naming its key. Nothing is created until the whole config is valid.
+ */
+import { z } from "zod";
+import { formatMinutes, parseDurationMinutes } from "./common/duration";
+import { MAX_TTL_MINUTES, MIN_TTL_MINUTES } from "./common/ttl";
+
+export const PROJECT = "wan-vace";
+
+/** A-Z a-z 0-9 and `._~-`: safe inside HTTP headers, URLs and the gateway's matchers. */
+const TOKEN_CHARSET = /^[A-Za-z0-9._~-]+$/;
+export const MIN_TOKEN_LENGTH = 32;
+
+/**
+ * GPU families we know fit Wan2.1-VACE-1.3B (alicloud-facts §1): gn6i (T4), gn7i (A10), gn7e, gn8is
+ * (L20), gn8ia/gn8v/gn8t and bare-metal ebmgn*. Anything else is not a GPU type.
+ */
+const GPU_INSTANCE_TYPE = /^ecs\.(?:ebm)?gn\d+[a-z]*(?:[-.][a-z0-9.-]+)$/;
+
+/**
+ * Docker image reference grammar, after distribution/reference's regexp.go:
+ * [host[:port]/]path[:tag][@sha256:digest]. We additionally require a tag or a digest (pinning).
+ */
+const IMAGE_REF =
+  /^(?:(?<host>(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*(?::\d+)?)\/)?(?<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)(?::(?<tag>[\w][\w.-]{0,127}))?(?:@(?<digest>sha256:[a-f0-9]{64}))?$/;
+
+export const DEFAULT_INSTANCE_TYPES = [
+  "ecs.gn7i-c8g1.2xlarge", // A10 24 GB, 8 vCPU: the seed's trial type
+  "ecs.gn7i-c16g1.4xlarge", // A10, 16 vCPU
+  "ecs.gn7i-c32g1.8xlarge", // A10, 32 vCPU
+  "ecs.gn8is.2xlarge", // L20 48 GB
+  "ecs.gn6i-c8g1.2xlarge", // T4 16 GB: slower, but enough VRAM for 1.3B at 480P
+  "ecs.gn6i-c4g1.xlarge", // T4, 4 vCPU
+] as const;
+
+export type TlsMode = "selfsigned" | "internal" | "acme";
+export type Target = "ecs" | "acs";
+
+export interface RegistryCredentials {
+  /** The registry host to log in to (from the image reference). */
+  server: string;
+  username: string;
+  /** Secret: comes from a `secure:` config value. */
+  password: string;
+}
+
+export interface WanVaceConfig {
+  target: Target;
+  region: string;
+  instanceTypes: string[];
+  zones: string[];
+  allowedCidrs: string[];
+  sshCidrs: string[];
+  keyPairName?: string;
+  spot: boolean;
+  ttlMinutes: number;
+  idleStopMinutes: number;
+  image: string;
+  gatewayImage: string;
+  registry?: RegistryCredentials;
+  /** Secret when set; undefined means "generate one at deploy". */
+  token?: string;
+  tls:
+    | { mode: "selfsigned" }
+    | { mode: "internal" }
+    | { mode: "acme"; domain: string; email?: string };
+  systemDiskSizeGiB: number;
+  eipBandwidthMbps: number;
+  owner: string;
+  driver:
+    | { mode: "auto-install"; driverVersion: string; cudaVersion: string; cudnnVersion: string }
+    | { mode: "preinstalled"; imageId: string };
+  osImageNameRegex: string;
+  /** Ask the BSS pricing API for hourly prices (needs bss:DescribePrice). */
+  priceLookup: boolean;
+}
+
+/** Keys whose values are secrets: never echoed in errors, always wrapped with pulumi.secret. */
+export const SECRET_KEYS = ["token", "registryPassword"] as const;
+
+export interface ConfigIssue {
+  /** Fully qualified key, e.g. `wan-vace:ttl`. */
+  key: string;
+  message: string;
+}
+
+export type ConfigResult =
+  | { ok: true; config: WanVaceConfig; warnings: ConfigIssue[] }
+  | { ok: false; errors: ConfigIssue[]; warnings: ConfigIssue[] };
+
+export class ConfigError extends Error {
+  constructor(readonly issues: ConfigIssue[]) {
+    super(
+      `invalid configuration (${issues.length} problem${issues.length === 1 ? "" : "s"}):\n${issues
+        .map((i) => `  ${i.key}: ${i.message}`)
+        .join("\n")}`,
+    );
+    this.name = "ConfigError";
+  }
+}
+
+// ---- raw value coercion: Pulumi hands us strings, YAML hands us native values -------------
+
+const list = (item: z.ZodType<string>) =>
+  z.preprocess(
+    (v) => {
+      if (typeof v !== "string") return v;
+      const t = v.trim();
+      if (t.startsWith("[")) {
+        try {
+          return JSON.parse(t);
+        } catch {
+          return v;
+        }
+      }
+      return t === "" ? [] : t.split(",").map((s) => s.trim());
+    },
+    z.array(item, { error: "must be a list (YAML list, JSON array or comma-separated string)" }),
+  );
+
+const bool = z.preprocess(
+  (v) => (v === "true" ? true : v === "false" ? false : v),
+  z.boolean({ error: "must be true or false" }),
+);
+
+const int = (min: number, max: number) =>
+  z.preprocess(
+    (v) => (typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : v),
+    z
+      .number({ error: "must be a whole number" })
+      .int({ error: "must be a whole number" })
+      .min(min, { error: `must be at least ${min}` })
+      .max(max, { error: `must be at most ${max}` }),
+  );
+
+const cidr = z.union([z.cidrv4(), z.cidrv6()], {
+  error: (i) => `${JSON.stringify(i.input)} is not a CIDR block like 203.0.113.0/24`,
+});
+
+const duration = (min: number, max: number) =>
+  z.string().check((ctx) => {
+    const minutes = parseDurationMinutes(ctx.value);
+    if (minutes === undefined) {
+      ctx.issues.push({
+        code: "custom",
+        input: ctx.value,
+        message: `${JSON.stringify(ctx.value)} is not a duration like 45m, 4h, 2d or 1h30m`,
+      });
+    } else if (minutes < min || minutes > max) {
+      ctx.issues.push({
+        code: "custom",
+        input: ctx.value,
+        message: `must be between ${formatMinutes(min)} and ${formatMinutes(max)} (ECS autoReleaseTime must be at least 30 minutes and less than 3 years ahead), got ${formatMinutes(minutes)}`,
+      });
+    }
+  });
+
+const imageRef = z.string().check((ctx) => {
+  const problem = imageRefProblem(ctx.value);
+  if (problem) ctx.issues.push({ code: "custom", input: ctx.value, message: problem });
+});
+
+/** Why an image reference is unusable, or undefined when it is a pinned, well-formed reference. */
+export function imageRefProblem(ref: string): string | undefined {
+  const m = IMAGE_REF.exec(ref);
+  if (!m?.groups) {
+    return `${JSON.stringify(ref)} is not a valid image reference (expected registry/namespace/repo:tag or …@sha256:<64 hex>)`;
+  }
+  const { tag, digest } = m.groups;
+  if (!tag && !digest)
+    return `${JSON.stringify(ref)} has no tag or digest; pin an exact tag or a sha256 digest`;
+  if (tag === "latest" && !digest)
+    return `${JSON.stringify(ref)} uses "latest"; pin an exact tag or a sha256 digest`;
+  return undefined;
+}
+
+/** The registry host of an image reference (Docker Hub when the first part is not a host). */
+export function registryHost(ref: string): string {
+  const first = ref.split("/")[0] ?? "";
+  return ref.includes("/") && /[.:]/.test(first) ? first : "docker.io";
+}
+
+/**
+ * The gateway sidecar's default reference: same registry and namespace as the ComfyUI image,
+ * repository `gateway`, same tag (`docker/build-push.sh` pushes both that way). Undefined when
+ * the image has no tag to share (pinned by digest alone).
+ */
+export function defaultGatewayImage(image: string): string | undefined {
+  const m = IMAGE_REF.exec(image);
+  const tag = m?.groups?.tag;
+  if (!m?.groups || !tag) return undefined;
+  const name = image.split("@")[0]?.slice(0, -(tag.length + 1)) ?? "";
+  const slash = name.lastIndexOf("/");
+  return `${name.slice(0, slash + 1)}gateway:${tag}`;
+}
+
+const schema = z
+  .object({
+    target: z
+      .enum(["ecs", "acs"], {
+        error: (i) => `unknown target ${JSON.stringify(i.input)}; use "ecs" or "acs"`,
+      })
+      .default("ecs"),
+    region: z
+      .string()
+      .regex(/^[a-z]{2,}(?:-[a-z0-9]+)+$/, { error: "must be a region id like ap-southeast-1" })
+      .default("ap-southeast-1"),
+    instanceTypes: list(
+      z.string().regex(GPU_INSTANCE_TYPE, {
+        error: (i) =>
+          `${JSON.stringify(i.input)} is not a GPU instance type (expected an ecs.gn*/ecs.ebmgn* type such as ecs.gn7i-c8g1.2xlarge)`,
+      }),
+    )
+      .refine((v) => v.length > 0, {
+        error: "must list at least one GPU instance type, in preference order",
+      })
+      .default([...DEFAULT_INSTANCE_TYPES]),
+    zones: list(
+      z
+        .string()
+        .regex(/^[a-z]{2,}(?:-[a-z0-9]+)+$/, { error: "must be zone ids like ap-southeast-1a" }),
+    ).default([]),
+    allowedCidrs: list(cidr)
+      .refine((v) => v.length > 0, {
+        error: "must list at least one CIDR (use 0.0.0.0/0 to allow everyone)",
+      })
+      .default(["0.0.0.0/0"]),
+    sshCidrs: list(cidr).default([]),
+    keyPairName: z.string().min(1).optional(),
+    spot: bool.default(false),
+    ttl: duration(MIN_TTL_MINUTES, MAX_TTL_MINUTES).default("4h"),
+    idleStopMinutes: int(0, 7 * 24 * 60).default(30),
+    image: imageRef.optional(),
+    gatewayImage: imageRef.optional(),
+    registryUsername: z.string().min(1).optional(),
+    registryPassword: z.string().min(1).optional(),
+    token: z
+      .string()
+      .check((ctx) => {
+        // Never echo the value: it is a secret.
+        if (ctx.value.length < MIN_TOKEN_LENGTH)
+          ctx.issues.push({
+            code: "custom",
+            input: "[secret]",
+            message: `must be at least ${MIN_TOKEN_LENGTH} characters (got ${ctx.value.length}); omit it to generate one`,
+          });
+        if (!TOKEN_CHARSET.test(ctx.value))
+          ctx.issues.push({
+            code: "custom",
+            input: "[secret]",
+            message: "may contain only A-Z a-z 0-9 . _ ~ -",
+          });
+      })
+      .optional(),
+    tls: z
+      .enum(["selfsigned", "internal", "acme"], {
+        error: (i) =>
+          `unknown TLS mode ${JSON.stringify(i.input)}; use selfsigned, internal or acme`,
+      })
+      .default("selfsigned"),
+    domain: z
+      .string()
+      .regex(/^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i, {
+        error: "must be a DNS name like vace.example.com",
+      })
+      .optional(),
+    acmeEmail: z.email({ error: "must be an email address" }).optional(),
+    systemDiskSize: int(60, 500).default(100),
+    eipBandwidth: int(1, 200).default(100),
+    owner: z
+      .string()
+      .regex(/^[\w.@+-]{1,64}$/, {
+        error: "must be 1-64 characters of letters, digits and . _ @ + -",
+      })
+      .default("wan-vace"),
+    driver: z
+      .enum(["auto-install", "preinstalled"], {
+        error: (i) =>
+          `unknown driver mode ${JSON.stringify(i.input)}; use auto-install or preinstalled`,
+      })
+      .default("auto-install"),
+    driverVersion: z
+      .string()
+      .regex(/^\d+\.\d+(?:\.\d+)?$/)
+      .default("550.127.08"),
+    cudaVersion: z
+      .string()
+      .regex(/^\d+\.\d+\.\d+$/)
+      .default("12.4.1"),
+    cudnnVersion: z
+      .string()
+      .regex(/^\d+(?:\.\d+){2,3}$/)
+      .default("9.2.0.82"),
+    imageId: z
+      .string()
+      .regex(/^m-[a-z0-9]+$/, { error: "must be an ECS image id like m-t4n..." })
+      .optional(),
+    osImageNameRegex: z.string().default("^ubuntu_22_04_x64_20G_alibase_"),
+    priceLookup: bool.default(false),
+  })
+  .strict()
+  .strict();
+
+/**
+ * Rules between keys. They run on the raw values even when single keys are invalid, so one run
+ * reports every problem (zod skips object refinements once a field fails).
+ */
+function crossFieldIssues(v: Record<string, unknown>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const need = (cond: boolean, key: string, message: string) => {
+    if (!cond) issues.push({ key: `${PROJECT}:${key}`, message });
+  };
+  const tls = v.tls ?? "selfsigned";
+  const nonEmpty = (x: unknown) =>
+    x !== undefined && x !== "" && x !== "[]" && !(Array.isArray(x) && x.length === 0);
+  need(
+    v.image !== undefined,
+    "image",
+    "is required: the pinned ComfyUI image to run (see docs/image.md to build and push it)",
+  );
+  need(
+    typeof v.image !== "string" ||
+      v.gatewayImage !== undefined ||
+      imageRefProblem(v.image) !== undefined ||
+      defaultGatewayImage(v.image) !== undefined,
+    "gatewayImage",
+    "is required when image is pinned by digest alone (the default reuses the image's tag)",
+  );
+  need(
+    tls !== "acme" || v.domain !== undefined,
+    "domain",
+    'is required when tls is "acme" (ACME needs a DNS name pointing at the endpoint)',
+  );
+  need(
+    tls === "acme" || v.domain === undefined,
+    "domain",
+    `is only used with tls "acme" (tls is "${String(tls)}"); remove it or set tls: acme`,
+  );
+  need(
+    (v.registryUsername === undefined) === (v.registryPassword === undefined),
+    v.registryUsername === undefined ? "registryUsername" : "registryPassword",
+    "registryUsername and registryPassword go together: set both, or neither for a public image",
+  );
+  need(
+    v.driver !== "preinstalled" || v.imageId !== undefined,
+    "imageId",
+    'is required when driver is "preinstalled": an ECS image id that already has the NVIDIA driver',
+  );
+  need(
+    !nonEmpty(v.sshCidrs) || v.keyPairName !== undefined,
+    "keyPairName",
+    "is required when sshCidrs is set: SSH is key-only",
+  );
+  return issues;
+}
+
+type RawConfig = z.input<typeof schema>;
+
+/** Closest known key, for "did you mean" hints on typos. */
+function suggestKey(key: string): string | undefined {
+  const known = Object.keys(schema.shape);
+  const distance = (a: string, b: string) => {
+    const d = Array.from(
+      { length: a.length + 1 },
+      (_, i) => [i, ...Array(b.length).fill(0)] as number[],
+    );
+    for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
+    for (let i = 1; i <= a.length; i++)
+      for (let j = 1; j <= b.length; j++) {
+        const row = d[i] as number[];
+        const prev = d[i - 1] as number[];
+        row[j] = Math.min(
+          (prev[j] as number) + 1,
+          (row[j - 1] as number) + 1,
+          (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+        );
+      }
+    return (d[a.length] as number[])[b.length] as number;
+  };
+  const best = known
+    .map((k) => [k, distance(key.toLowerCase(), k.toLowerCase())] as const)
+    .sort((a, b) => a[1] - b[1])[0];
+  return best && best[1] <= 3 ? best[0] : undefined;
+}
+
+/**
+ * Validates raw config. `raw` holds either bare keys (`ttl`) or project-qualified keys (`wan-vace:ttl`);
+ * keys of other namespaces (e.g. `alicloud:region`) are ignored.
+ */
+export function parseConfig(raw: Record<string, unknown>): ConfigResult {
+  const values: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    const [ns, key] = k.includes(":") ? (k.split(":", 2) as [string, string]) : [PROJECT, k];
+    if (ns === PROJECT && v !== undefined && v !== null) values[key] = v;
+  }
+  const parsed = schema.safeParse(values as RawConfig);
+  const warnings: ConfigIssue[] = [];
+  const crossField = crossFieldIssues(values);
+  if (!parsed.success || crossField.length > 0) {
+    const errors = (parsed.error?.issues ?? []).flatMap((issue): ConfigIssue[] => {
+      if (issue.code === "unrecognized_keys") {
+        return issue.keys.map((k) => {
+          const hint = suggestKey(k);
+          return {
+            key: `${PROJECT}:${k}`,
+            message: `unknown key${hint ? `; did you mean ${PROJECT}:${hint}?` : ""}`,
+          };
+        });
+      }
+      const [top, ...rest] = issue.path;
+      const where = rest.length ? ` (item ${rest.map(String).join(".")})` : "";
+      return [{ key: `${PROJECT}:${String(top ?? "")}`, message: `${issue.message}${where}` }];
+    });
+    return { ok: false, errors: [...errors, ...crossField], warnings };
+  }
+  const c = parsed.data as z.output<typeof schema>;
+  const image = c.image as string;
+  if (c.allowedCidrs.some((x) => x === "0.0.0.0/0" || x === "::/0")) {
+    warnings.push({
+      key: `${PROJECT}:allowedCidrs`,
+      message:
+        "port 443 is open to the whole internet (token auth and TLS are always on); set allowedCidrs to your office/CI ranges to narrow it",
+    });
+  }
+  const config: WanVaceConfig = {
+    target: c.target,
+    region: c.region,
+    instanceTypes: c.instanceTypes,
+    zones: c.zones,
+    allowedCidrs: c.allowedCidrs,
+    sshCidrs: c.sshCidrs,
+    ...(c.keyPairName !== undefined && { keyPairName: c.keyPairName }),
+    spot: c.spot,
+    ttlMinutes: parseDurationMinutes(c.ttl) as number,
+    idleStopMinutes: c.idleStopMinutes,
+    image,
+    gatewayImage: c.gatewayImage ?? (defaultGatewayImage(image) as string),
+    ...(c.registryUsername !== undefined &&
+      c.registryPassword !== undefined && {
+        registry: {
+          server: registryHost(image),
+          username: c.registryUsername,
+          password: c.registryPassword,
+        },
+      }),
+    ...(c.token !== undefined && { token: c.token }),
+    tls:
+      c.tls === "acme"
+        ? {
+            mode: "acme",
+            domain: c.domain as string,
+            ...(c.acmeEmail !== undefined && { email: c.acmeEmail }),
+          }
+        : { mode: c.tls },
+    systemDiskSizeGiB: c.systemDiskSize,
+    eipBandwidthMbps: c.eipBandwidth,
+    owner: c.owner,
+    driver:
+      c.driver === "preinstalled"
+        ? { mode: "preinstalled", imageId: c.imageId as string }
+        : {
+            mode: "auto-install",
+            driverVersion: c.driverVersion,
+            cudaVersion: c.cudaVersion,
+            cudnnVersion: c.cudnnVersion,
+          },
+    osImageNameRegex: c.osImageNameRegex,
+    priceLookup: c.priceLookup,
+  };
+  return { ok: true, config, warnings };
+}
+
+/** Like parseConfig, but throws a ConfigError listing every problem. */
+export function loadConfig(raw: Record<string, unknown>): {
+  config: WanVaceConfig;
+  warnings: ConfigIssue[];
+} {
+  const r = parseConfig(raw);
+  if (!r.ok) throw new ConfigError(r.errors);
+  return { config: r.config, warnings: r.warnings };
+}

@@ -1,0 +1,64 @@
+/**
+ * The only cloud reads of the ECS target: which preferred types are in stock where, and the
+ * newest OS image. Both are invokes, so `vace render` shows them as marked placeholders.
+ */
+import * as alicloud from "@pulumi/alicloud";
+import * as pulumi from "@pulumi/pulumi";
+import type { WanVaceConfig } from "../config";
+import type { InstanceTypeOffer } from "./placement";
+
+/** One lookup per preferred type: exact-type queries keep each answer small and unambiguous. */
+export function lookupOffers(
+  c: Pick<WanVaceConfig, "instanceTypes" | "spot" | "priceLookup">,
+  opts: pulumi.InvokeOptions,
+): pulumi.Output<InstanceTypeOffer[]> {
+  const perType = c.instanceTypes.map((instanceType) =>
+    alicloud.ecs
+      .getInstanceTypesOutput(
+        {
+          instanceType,
+          instanceChargeType: "PostPaid",
+          spotStrategy: c.spot ? "SpotAsPriceGo" : "NoSpot",
+          systemDiskCategory: "cloud_essd",
+          networkType: "Vpc",
+          // Filling `price` calls the BSS pricing API, which needs bss:DescribePrice: opt-in.
+          ...(c.priceLookup && { sortedBy: "Price" }),
+        },
+        opts,
+      )
+      .apply((r) =>
+        r.instanceTypes
+          .filter((t) => t.id === instanceType)
+          .map(
+            (t): InstanceTypeOffer => ({
+              instanceType: t.id,
+              zones: t.availabilityZones,
+              price: t.price,
+            }),
+          ),
+      ),
+  );
+  return pulumi.all(perType).apply((lists) => lists.flat());
+}
+
+/** The newest public OS image matching the regex that the chosen type can boot. */
+export function lookupOsImage(
+  nameRegex: string,
+  instanceType: pulumi.Input<string>,
+  opts: pulumi.InvokeOptions,
+): pulumi.Output<string> {
+  return alicloud.ecs
+    .getImagesOutput(
+      { owners: "system", nameRegex, mostRecent: true, instanceType, architecture: "x86_64" },
+      opts,
+    )
+    .apply((r) => {
+      const image = r.images[0];
+      if (!image) {
+        throw new Error(
+          `no public image matches wan-vace:osImageNameRegex ${JSON.stringify(nameRegex)} for this instance type; set wan-vace:osImageNameRegex or use driver: preinstalled with wan-vace:imageId`,
+        );
+      }
+      return image.id;
+    });
+}

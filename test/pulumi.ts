@@ -1,0 +1,151 @@
+/**
+ * The one Pulumi mocks helper for tests. Call `setupPulumi` once per test file (a second
+ * setMocks in one file breaks in-flight components: pulumi-testing-facts §1.8), then change
+ * behaviour through the returned mutable `stock` rather than by re-mocking.
+ */
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { PROJECT } from "../infra/config";
+import {
+  createMocks,
+  INVOKES,
+  type InvokeTable,
+  type MockRecord,
+  type RecordedResource,
+  unwrapSecrets,
+} from "../infra/offline/mocks";
+
+/** Documentation address (RFC 5737 TEST-NET-3), never a real host. */
+export const TEST_IP = "203.0.113.10";
+export const TEST_ACCOUNT = "5123456789012345";
+/** A real self-signed P-256 certificate for TEST_IP (its key was discarded). */
+export const TEST_CERT_PEM = readFileSync(
+  join(__dirname, "fixtures", "selfsigned-cert.pem"),
+  "utf8",
+);
+export const TEST_CERT_SHA256 =
+  "28:D3:1F:E7:ED:1E:51:F0:F8:E8:DE:85:98:8F:EE:0A:22:95:BE:A6:37:60:85:87:9A:75:2F:53:A3:D1:09:2F";
+
+/** instance type → zones where it is in stock, with an optional hourly price. */
+export type Stock = Record<string, { zones: string[]; price?: string }>;
+
+/** Answers shaped like the real data sources (alicloud 3.108 `GetInstanceTypesResult` etc.). */
+export function realisticInvokes(stock: Stock): InvokeTable {
+  return {
+    [INVOKES.instanceTypes]: (inputs) => {
+      const type = String(inputs.instanceType);
+      const offer = stock[type];
+      // The real data source drops sold-out types entirely.
+      const instanceTypes = offer?.zones.length
+        ? [
+            {
+              id: type,
+              family: type.split("-")[0]?.split(".").slice(0, 2).join("."),
+              availabilityZones: offer.zones,
+              cpuCoreCount: 8,
+              memorySize: 30,
+              price: offer.price ?? "",
+              gpu: { amount: "1", category: "NVIDIA A10" },
+              localStorage: { amount: "0", capacity: "0", category: "" },
+            },
+          ]
+        : [];
+      return { id: `types-${type}`, ids: instanceTypes.map((t) => t.id), instanceTypes, ...inputs };
+    },
+    [INVOKES.images]: (inputs) => ({
+      id: "images",
+      ids: ["ubuntu_22_04_x64_20G_alibase_20261101.vhd"],
+      images: [
+        {
+          id: "ubuntu_22_04_x64_20G_alibase_20261101.vhd",
+          name: "ubuntu_22_04_x64_20G_alibase_20261101.vhd",
+          osType: "linux",
+          architecture: "x86_64",
+        },
+      ],
+      ...inputs,
+    }),
+    [INVOKES.callerIdentity]: () => ({
+      id: TEST_ACCOUNT,
+      accountId: TEST_ACCOUNT,
+      arn: `acs:ram::${TEST_ACCOUNT}:root`,
+      identityType: "Account",
+      principalId: TEST_ACCOUNT,
+    }),
+  };
+}
+
+const testKeyPem = generateKeyPairSync("ec", { namedCurve: "P-256" })
+  .privateKey.export({ format: "pem", type: "pkcs8" })
+  .toString();
+
+/** Provider-computed outputs with realistic values. */
+export function realisticComputed(r: RecordedResource): Record<string, unknown> {
+  switch (r.type) {
+    case "alicloud:ecs/eipAddress:EipAddress":
+      return { ipAddress: TEST_IP, status: "Available" };
+    case "random:index/randomPassword:RandomPassword":
+      return { result: randomBytes(36).toString("base64url").replace(/[-_]/g, "x").slice(0, 48) };
+    case "tls:index/privateKey:PrivateKey":
+      return { privateKeyPem: testKeyPem };
+    case "tls:index/selfSignedCert:SelfSignedCert":
+      return { certPem: TEST_CERT_PEM };
+    case "alicloud:ecs/instance:Instance":
+      return { status: "Running", privateIp: "10.42.1.7" };
+    default:
+      return {};
+  }
+}
+
+export interface PulumiTest {
+  record: MockRecord;
+  /** Mutable: tests may change stock between programs, never the mocks themselves. */
+  stock: Stock;
+  ofType(type: string): RecordedResource[];
+  one(type: string): RecordedResource;
+}
+
+export async function setupPulumi(opts: {
+  config: Record<string, unknown>;
+  stock: Stock;
+  stack?: string;
+  secretKeys?: string[];
+}): Promise<PulumiTest> {
+  const stock = opts.stock;
+  const { mocks, record } = createMocks(realisticInvokes(stock), realisticComputed);
+  await pulumi.runtime.setMocks(mocks, PROJECT, opts.stack ?? "test", false);
+  pulumi.runtime.setAllConfig(
+    Object.fromEntries(
+      Object.entries(opts.config).map(([k, v]) => [
+        `${PROJECT}:${k}`,
+        typeof v === "string" ? v : JSON.stringify(v),
+      ]),
+    ),
+    (opts.secretKeys ?? []).map((k) => `${PROJECT}:${k}`),
+  );
+  const ofType = (type: string) => record.resources.filter((r) => r.type === type);
+  return {
+    record,
+    stock,
+    ofType,
+    one(type) {
+      const found = ofType(type);
+      if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+      return found[0] as RecordedResource;
+    },
+  };
+}
+
+/** The value of an Output (test timeouts guard against unknowns, which never resolve). */
+export function unwrap<T>(o: pulumi.Input<T>): Promise<T> {
+  return new Promise((resolve) => pulumi.output(o).apply((v) => resolve(v as T)));
+}
+
+/** Raw inputs with Pulumi's secret markers removed, for asserting on values. */
+export function rawInputs(r: RecordedResource): Record<string, unknown> {
+  return unwrapSecrets(r.inputs) as Record<string, unknown>;
+}
+
+export { waitForRegistrations } from "../infra/offline/mocks";
