@@ -1,0 +1,135 @@
+/**
+ * `vace models fetch` (design.md contract 5): puts every model of the manifest under DIR, each
+ * verified by sha256. The image's models stage runs exactly this, so the build uses tested logic.
+ *
+ * Exit codes: 0 every file present and verified; 1 any file failed (each named with its expected
+ * sha256, and the actual one on a mismatch); 2 usage error (bad option, unreadable manifest).
+ */
+import { type Command, InvalidArgumentError } from "commander";
+import { CliError, ExitCode } from "./errors";
+import { FETCH_DEFAULTS, fetchModels, ModelFetchError } from "./models/fetch";
+import { loadManifest, ManifestError, selectModels } from "./models/manifest";
+import { createProgress } from "./models/progress";
+
+interface FetchCliOptions {
+  manifest: string;
+  dir: string;
+  only: string[];
+  baseUrl?: string;
+  concurrency: number;
+  retries: number;
+}
+
+function positiveInt(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`must be an integer ≥ ${min}`);
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function httpBaseUrl(value: string): string {
+  if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) {
+    throw new InvalidArgumentError(
+      "must be an http:// or https:// URL, e.g. https://hf-mirror.com",
+    );
+  }
+  return value;
+}
+
+export function registerModels(program: Command): void {
+  const models = program.command("models").description("model files baked into the ComfyUI image");
+  models
+    .command("fetch")
+    .description(
+      "download the manifest's models into DIR/<folder>/<name>; each file is verified by sha256 " +
+        "before it gets its final name",
+    )
+    .requiredOption("--manifest <file>", "model manifest, e.g. docker/models.json")
+    .requiredOption("--dir <dir>", "ComfyUI models directory to fill")
+    .option("--only <name>", "fetch only this model (repeatable)", collect, [])
+    .option(
+      "--base-url <url>",
+      "replace every source's scheme and host (a mirror, a test server)",
+      httpBaseUrl,
+    )
+    .option(
+      "--concurrency <n>",
+      "files downloaded at the same time",
+      positiveInt(1),
+      FETCH_DEFAULTS.concurrency,
+    )
+    .option(
+      "--retries <n>",
+      "failed attempts in a row per source before trying the next source",
+      positiveInt(0),
+      FETCH_DEFAULTS.retries,
+    )
+    .action(async (opts: FetchCliOptions) => {
+      await runFetch(opts);
+    });
+}
+
+async function runFetch(opts: FetchCliOptions): Promise<void> {
+  let entries: Awaited<ReturnType<typeof selectModels>>;
+  try {
+    entries = selectModels(await loadManifest(opts.manifest), opts.only);
+  } catch (err) {
+    if (err instanceof ManifestError) throw new CliError(ExitCode.usage, err.message);
+    throw err;
+  }
+
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const progress = createProgress(entries, {
+    out: process.stderr,
+    tty: Boolean(process.stderr.isTTY),
+    columns: process.stderr.columns,
+  });
+  try {
+    const outcomes = await fetchModels(entries, {
+      dir: opts.dir,
+      baseUrl: opts.baseUrl,
+      concurrency: opts.concurrency,
+      retries: opts.retries,
+      onEvent: progress.onEvent,
+      signal: abort.signal,
+    });
+    progress.stop();
+    for (const o of outcomes) {
+      if (o.ok) {
+        const how = o.result.status === "present" ? "present" : `downloaded from ${o.result.url}`;
+        process.stdout.write(`ok ${o.entry.folder}/${o.entry.name} (${how})\n`);
+      }
+    }
+    if (abort.signal.aborted) {
+      throw new CliError(
+        ExitCode.failed,
+        "interrupted; downloaded bytes are kept as .partial files and the next run resumes them",
+      );
+    }
+    const failed = outcomes.filter((o) => !o.ok);
+    if (failed.length > 0) {
+      const lines = failed.map((o) =>
+        o.error instanceof ModelFetchError
+          ? o.error.message
+          : `${o.entry.folder}/${o.entry.name}: ${o.error.message} (expected sha256 ${o.entry.sha256})`,
+      );
+      throw new CliError(
+        ExitCode.failed,
+        `${failed.length} of ${outcomes.length} model(s) failed:\n${lines.join("\n")}`,
+      );
+    }
+  } finally {
+    progress.stop();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}

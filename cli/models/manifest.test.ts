@@ -1,0 +1,148 @@
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  loadManifest,
+  type Manifest,
+  ManifestError,
+  parseManifest,
+  partialPath,
+  rebaseUrl,
+  selectModels,
+  targetPath,
+} from "./manifest";
+
+const ROOT = resolve(__dirname, "../..");
+const MANIFEST = join(ROOT, "docker/models.json");
+/** shared/ sits beside the checkout, in development and in CI alike. */
+const DESIGN = resolve(ROOT, "../shared/design.md");
+
+const entry = {
+  name: "x.safetensors",
+  folder: "vae",
+  size: 10,
+  sha256: "a".repeat(64),
+  sources: ["https://example.org/x"],
+  provenance: "test",
+};
+
+function problems(models: unknown[]): string {
+  try {
+    parseManifest({ models }, "m.json");
+    return "";
+  } catch (err) {
+    expect(err).toBeInstanceOf(ManifestError);
+    return (err as Error).message;
+  }
+}
+
+/** Rows of the "Model files" table: seed name, folder, upstream path under split_files/. */
+function designModelTable(): { name: string; folder: string; upstream: string }[] {
+  const text = readFileSync(DESIGN, "utf8");
+  const section = text.slice(text.indexOf("## Model files"));
+  return section
+    .split("\n")
+    .filter((l) => /^\| \w+\.safetensors \|/.test(l))
+    .map((l) => {
+      const [name, folder, upstream] = l
+        .split("|")
+        .slice(1, 4)
+        .map((c) => c.trim());
+      return { name: name ?? "", folder: folder ?? "", upstream: upstream ?? "" };
+    });
+}
+
+describe("docker/models.json", () => {
+  const manifest: Manifest = parseManifest(JSON.parse(readFileSync(MANIFEST, "utf8")), MANIFEST);
+
+  it("holds exactly the seed's files, in the folders of design.md's model table", () => {
+    const table = designModelTable();
+    expect(table).toHaveLength(3);
+    expect(manifest.models.map((m) => [m.name, m.folder])).toEqual(
+      table.map((r) => [r.name, r.folder]),
+    );
+  });
+
+  it("tries the commit-pinned Hugging Face file first, then a mirror of the same path", () => {
+    for (const [i, row] of designModelTable().entries()) {
+      const m = manifest.models[i];
+      const [primary, ...mirrors] = m?.sources ?? [];
+      expect(primary).toMatch(
+        new RegExp(
+          `^https://huggingface\\.co/Comfy-Org/Wan_2\\.1_ComfyUI_repackaged/resolve/[0-9a-f]{40}/split_files/${row.upstream.replaceAll(".", "\\.")}$`,
+        ),
+      );
+      expect(mirrors.length).toBeGreaterThan(0);
+      for (const u of mirrors) expect(u.endsWith(`/split_files/${row.upstream}`)).toBe(true);
+    }
+  });
+
+  it("records the sizes of comfyui-api-facts §5 (11.3 GB in all)", () => {
+    expect(manifest.models.map((m) => m.size)).toEqual([4_309_519_800, 6_735_906_897, 253_815_318]);
+  });
+});
+
+describe("parseManifest", () => {
+  it("accepts a well-formed entry", () => {
+    expect(problems([entry])).toBe("");
+  });
+
+  it("names every bad field with its path", () => {
+    const msg = problems([
+      { ...entry, sha256: "A".repeat(64) },
+      { ...entry, name: "y", size: 0, sources: ["http://example.org/x"] },
+      { ...entry, name: "../z", folder: "a/b" },
+    ]);
+    expect(msg).toContain("models.0.sha256: must be 64 lowercase hex characters");
+    expect(msg).toContain("models.1.size");
+    expect(msg).toContain("models.1.sources.0: must be an https:// URL");
+    expect(msg).toContain("models.2.name: must be a plain file name");
+    expect(msg).toContain("models.2.folder: must be a single folder name");
+  });
+
+  it("rejects a short sha256 and a duplicate destination", () => {
+    expect(problems([{ ...entry, sha256: "a".repeat(63) }])).toContain("models.0.sha256");
+    expect(problems([entry, entry])).toContain("models.1.name: duplicate vae/x.safetensors");
+  });
+
+  it("loadManifest reports an unreadable file and bad JSON, naming the path", async () => {
+    const d = await mkdtemp(join(tmpdir(), "vace-manifest-"));
+    try {
+      await expect(loadManifest(join(d, "none.json"))).rejects.toThrow(
+        /cannot read manifest .*none\.json/,
+      );
+      await writeFile(join(d, "bad.json"), "{");
+      await expect(loadManifest(join(d, "bad.json"))).rejects.toThrow(/bad\.json is not JSON/);
+    } finally {
+      await rm(d, { recursive: true });
+    }
+  });
+});
+
+describe("selectModels, rebaseUrl, paths", () => {
+  const m = parseManifest({ models: [entry, { ...entry, name: "y.safetensors" }] }, "m");
+
+  it("selects by name and lists the known names for an unknown one", () => {
+    expect(selectModels(m).map((e) => e.name)).toEqual(["x.safetensors", "y.safetensors"]);
+    expect(selectModels(m, ["y.safetensors"]).map((e) => e.name)).toEqual(["y.safetensors"]);
+    expect(() => selectModels(m, ["nope"])).toThrow(
+      "no model named nope in the manifest; known: x.safetensors, y.safetensors",
+    );
+  });
+
+  it("replaces scheme, host and port, keeping path and query", () => {
+    expect(rebaseUrl("https://huggingface.co/a/b.bin?download=true", "http://127.0.0.1:8080")).toBe(
+      "http://127.0.0.1:8080/a/b.bin?download=true",
+    );
+    expect(rebaseUrl("https://huggingface.co/a", "https://hf-mirror.com/ignored")).toBe(
+      "https://hf-mirror.com/a",
+    );
+  });
+
+  it("puts files at DIR/folder/name and downloads beside them as .partial", () => {
+    expect(targetPath("/m", entry)).toBe("/m/vae/x.safetensors");
+    expect(partialPath("/m", entry)).toBe("/m/vae/x.safetensors.partial");
+  });
+});
