@@ -2,15 +2,28 @@
 import { Command, CommanderError } from "commander";
 import { CliError, ExitCode } from "./errors";
 import { registerModels } from "./models";
+import { registerRender } from "./render";
+import { registerSmoke } from "./smoke";
+import { registerVerify } from "./verify";
 
-const program = new Command("vace")
-  .description("wan-vace: deploy, render, smoke-test and verify a Wan2.1-VACE ComfyUI endpoint")
-  .showHelpAfterError()
-  // Commander exits 1 on usage errors; our contracts reserve 1 for failed checks, so usage is 2.
-  .exitOverride();
-registerModels(program);
+/** A fresh command tree per run: commander keeps parsed state on the objects. */
+export function buildProgram(): Command {
+  const program = new Command("vace")
+    .description("wan-vace: deploy, render, smoke-test and verify a Wan2.1-VACE ComfyUI endpoint")
+    .showHelpAfterError()
+    // Commander exits 1 on usage errors; our contracts reserve 1 for failed checks, so usage is 2.
+    .exitOverride();
+  registerModels(program);
+  registerRender(program);
+  registerSmoke(program);
+  registerVerify(program);
+  return program;
+}
 
-async function main(argv: string[]): Promise<number> {
+/** Runs the CLI and returns its exit code (never calls process.exit, so tests can run it in-process). */
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  process.exitCode = undefined;
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : ExitCode.ok;
@@ -30,6 +43,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv).then((code) => {
-  process.exitCode = code;
-});
+// Run only when executed directly (`npm run vace`), not when a test imports the module.
+if (require.main === module) {
+  runCli(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -474,6 +474,18 @@ export function parseConfig(raw: Record<string, unknown>): ConfigResult {
   return { ok: true, config, warnings };
 }
 
+/** Targets whose component exists; the other one fails before anything is created. */
+export function assertTargetBuilt(c: Pick<WanVaceConfig, "target">): void {
+  if (c.target === "acs") {
+    throw new ConfigError([
+      {
+        key: `${PROJECT}:target`,
+        message: 'the ACS target is not built yet; use target "ecs" for now',
+      },
+    ]);
+  }
+}
+
 /** Like parseConfig, but throws a ConfigError listing every problem. */
 export function loadConfig(raw: Record<string, unknown>): {
   config: WanVaceConfig;

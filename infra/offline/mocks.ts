@@ -41,8 +41,9 @@ export interface MockRecord {
 export function createMocks(
   invokes: InvokeTable,
   computed: ComputedState,
-  record: MockRecord = { resources: [], invokes: [] },
+  idFor: (name: string) => string = (name) => `${name}-id`,
 ): { mocks: pulumi.runtime.Mocks; record: MockRecord } {
+  const record: MockRecord = { resources: [], invokes: [] };
   const mocks: pulumi.runtime.Mocks = {
     newResource(args) {
       const r: RecordedResource = {
@@ -54,7 +55,7 @@ export function createMocks(
       };
       record.resources.push(r);
       return {
-        id: r.custom ? `${args.name}-id` : undefined,
+        id: r.custom ? idFor(args.name) : undefined,
         state: { ...args.inputs, ...computed(r) },
       };
     },

@@ -8,7 +8,14 @@ import { join, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { gatewayCaddyfile, gatewayEnv } from "../common/gateway";
-import { ConfigError, type ConfigIssue, loadConfig, PROJECT, SECRET_KEYS } from "../config";
+import {
+  assertTargetBuilt,
+  ConfigError,
+  type ConfigIssue,
+  loadConfig,
+  PROJECT,
+  SECRET_KEYS,
+} from "../config";
 import {
   COMPUTED_OUTPUTS,
   createMocks,
@@ -57,6 +64,7 @@ export const PLACEHOLDER_NOTES = [
   "<lookup:image …>: the newest public image matching wan-vace:osImageNameRegex, found at deploy",
   "<lookup:account-id>: the deploying account, found at deploy",
   `${PLACEHOLDER_COMPUTED}: generated or assigned by the cloud during deploy (EIP address, token, certificate)`,
+  "<computed id of …>: the cloud resource id, assigned at deploy",
 ];
 
 export interface StackSource {
@@ -95,12 +103,13 @@ export function readStackConfig(src: StackSource): {
   secretKeys: string[];
 } {
   const file = resolve(src.root, src.configFile ?? `Pulumi.${src.stack}.yaml`);
+  const source = src.configFile !== undefined ? "--config" : "--stack";
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
     throw new ConfigError([
-      { key: "--config", message: `cannot read ${file}: ${(e as Error).message}` },
+      { key: source, message: `cannot read ${file}: ${(e as Error).message}` },
     ]);
   }
   let doc: unknown;
@@ -108,13 +117,13 @@ export function readStackConfig(src: StackSource): {
     doc = parseYaml(text);
   } catch (e) {
     throw new ConfigError([
-      { key: "--config", message: `${file} is not valid YAML: ${(e as Error).message}` },
+      { key: source, message: `${file} is not valid YAML: ${(e as Error).message}` },
     ]);
   }
   const config = (doc as { config?: unknown } | null)?.config ?? {};
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
     throw new ConfigError([
-      { key: "--config", message: `${file}: "config" must be a mapping of keys to values` },
+      { key: source, message: `${file}: "config" must be a mapping of keys to values` },
     ]);
   }
   const raw: Record<string, unknown> = {};
@@ -166,10 +175,15 @@ function decodeUserData(v: unknown): string | undefined {
 export async function renderStack(src: StackSource): Promise<RenderResult> {
   const { raw, secretKeys } = readStackConfig(src);
   const { config, warnings } = loadConfig(raw);
+  assertTargetBuilt(config);
 
   const computed = (r: { type: string }) =>
     Object.fromEntries((COMPUTED_OUTPUTS[r.type] ?? []).map((k) => [k, PLACEHOLDER_COMPUTED]));
-  const { mocks, record } = createMocks(placeholderInvokes, computed);
+  const { mocks, record } = createMocks(
+    placeholderInvokes,
+    computed,
+    (name) => `<computed id of ${name}>`,
+  );
   await pulumi.runtime.setMocks(mocks, PROJECT, src.stack, false);
   pulumi.runtime.setAllConfig(
     Object.fromEntries(
@@ -182,7 +196,12 @@ export async function renderStack(src: StackSource): Promise<RenderResult> {
   );
 
   // The program registers its resources as a side effect of loading.
-  const program = require(join(resolve(src.root), "index.ts")) as Record<string, unknown>;
+  // import(), not require(): it goes through the TypeScript loader both under tsx and vitest.
+  const mod = (await import(join(resolve(src.root), "index.ts"))) as Record<string, unknown>;
+  // Loaded as CommonJS, the exports sit on `default`; loaded as ESM, on the namespace.
+  const program = (
+    typeof mod.default === "object" && mod.default !== null ? mod.default : mod
+  ) as Record<string, unknown>;
   const outputs: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(program)) outputs[k] = await resolveExport(v);
   await waitForRegistrations(record);

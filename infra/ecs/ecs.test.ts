@@ -1,0 +1,314 @@
+/**
+ * EcsDeployment under Pulumi mocks: the resources and properties that keep the endpoint private,
+ * cheap and self-destructing. One setMocks for the file; each case is its own component.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it } from "vitest";
+import {
+  type PulumiTest,
+  rawInputs,
+  setupPulumi,
+  TEST_CERT_PEM,
+  TEST_CERT_SHA256,
+  TEST_IP,
+  unwrap,
+  waitForRegistrations,
+} from "../../test/pulumi";
+import { autoReleaseTime } from "../common/ttl";
+import { loadConfig, type WanVaceConfig } from "../config";
+import { EcsDeployment } from ".";
+import { lookupOffers } from "./lookups";
+import { choosePlacement, PlacementError } from "./placement";
+
+const IMAGE = "registry-vpc.ap-southeast-1.aliyuncs.com/wan-vace/comfyui:0.1.0";
+const CONFIGURED_TOKEN = "Cfg0token0value0that0is0long0enough0xyz123";
+
+const STOCK = {
+  // The first preference is sold out everywhere; the second is in stock in two zones.
+  "ecs.gn7i-c8g1.2xlarge": { zones: [] },
+  "ecs.gn7i-c16g1.4xlarge": { zones: ["ap-southeast-1c", "ap-southeast-1b"], price: "2.71" },
+  "ecs.gn6i-c4g1.xlarge": { zones: ["ap-southeast-1a"] },
+};
+
+const config = (raw: Record<string, unknown>): WanVaceConfig =>
+  loadConfig({ image: IMAGE, ...raw }).config;
+const now = new Date();
+const expiresAt = autoReleaseTime(now, 240);
+
+function deploy(name: string, c: WanVaceConfig) {
+  return new EcsDeployment(name, { config: c, stack: "test", expiresAt });
+}
+
+const byName = (prefix: string, type: string) =>
+  t.ofType(type).filter((r) => r.name.startsWith(`${prefix}-`));
+const instanceOf = (prefix: string) => {
+  const [i] = byName(prefix, "alicloud:ecs/instance:Instance");
+  if (!i) throw new Error(`no instance for ${prefix}`);
+  return rawInputs(i);
+};
+
+let t: PulumiTest;
+let defaults: EcsDeployment;
+let hardened: EcsDeployment;
+
+beforeAll(async () => {
+  t = await setupPulumi({ config: {}, stock: STOCK });
+  defaults = deploy("dflt", config({}));
+  hardened = deploy(
+    "spot",
+    config({
+      spot: true,
+      token: CONFIGURED_TOKEN,
+      tls: "acme",
+      domain: "vace.example.com",
+      allowedCidrs: ["198.51.100.0/24", "2001:db8::/32"],
+      sshCidrs: ["192.0.2.7/32"],
+      keyPairName: "ops",
+      zones: ["ap-southeast-1a"],
+      instanceTypes: ["ecs.gn7i-c16g1.4xlarge", "ecs.gn6i-c4g1.xlarge"],
+    }),
+  );
+  await Promise.all([
+    unwrap(defaults.url),
+    unwrap(hardened.url),
+    unwrap(defaults.instanceId),
+    unwrap(hardened.instanceId),
+  ]);
+  await waitForRegistrations(t.record);
+});
+
+describe("security group", () => {
+  it("opens 443 from allowedCidrs only, as intranet rules on the VPC group", () => {
+    const rules = byName("dflt", "alicloud:ecs/securityGroupRule:SecurityGroupRule").map(rawInputs);
+    expect(rules).toEqual([
+      expect.objectContaining({
+        type: "ingress",
+        ipProtocol: "tcp",
+        portRange: "443/443",
+        cidrIp: "0.0.0.0/0",
+        nicType: "intranet",
+        policy: "accept",
+      }),
+    ]);
+  });
+
+  it("adds 80 for ACME, 22 only for sshCidrs, IPv6 as ipv6CidrIp, and never 8188", () => {
+    const rules = byName("spot", "alicloud:ecs/securityGroupRule:SecurityGroupRule").map(rawInputs);
+    const summary = rules.map((r) => `${r.portRange} ${r.cidrIp ?? r.ipv6CidrIp}`).sort();
+    expect(summary).toEqual(
+      [
+        "22/22 192.0.2.7/32",
+        "443/443 198.51.100.0/24",
+        "443/443 2001:db8::/32",
+        "80/80 0.0.0.0/0",
+      ].sort(),
+    );
+    for (const r of [
+      ...rules,
+      ...byName("dflt", "alicloud:ecs/securityGroupRule:SecurityGroupRule").map(rawInputs),
+    ]) {
+      expect(r.nicType).toBe("intranet");
+      expect(r.portRange).not.toMatch(/8188/);
+      expect(r.type).toBe("ingress");
+    }
+  });
+
+  it("puts the instance in the group and the group in the VPC", () => {
+    const [sg] = byName("dflt", "alicloud:ecs/securityGroup:SecurityGroup");
+    expect(rawInputs(sg as never).vpcId).toBe("dflt-vpc-id");
+    expect(instanceOf("dflt").securityGroups).toEqual(["dflt-sg-id"]);
+  });
+});
+
+describe("GPU instance", () => {
+  it("is pay-as-you-go, released at expiry, and stops without charging", () => {
+    const i = instanceOf("dflt");
+    expect(i).toMatchObject({
+      instanceChargeType: "PostPaid",
+      spotStrategy: "NoSpot",
+      stoppedMode: "StopCharging",
+      systemDiskCategory: "cloud_essd",
+      systemDiskSize: 100,
+      internetMaxBandwidthOut: 0,
+      httpTokens: "required",
+      autoReleaseTime: expiresAt,
+    });
+    expect(i.autoReleaseTime).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+    const ahead = Date.parse(String(i.autoReleaseTime)) - now.getTime();
+    expect(ahead).toBeGreaterThanOrEqual(30 * 60_000);
+    expect(ahead).toBeLessThan(3 * 365 * 24 * 3_600_000);
+  });
+
+  it("uses SpotAsPriceGo when spot is on", () => {
+    expect(instanceOf("spot")).toMatchObject({
+      instanceChargeType: "PostPaid",
+      spotStrategy: "SpotAsPriceGo",
+      stoppedMode: "StopCharging",
+      keyName: "ops",
+    });
+  });
+
+  it("falls back to the next preferred type in stock, in a zone it is in stock in", async () => {
+    expect(instanceOf("dflt")).toMatchObject({
+      instanceType: "ecs.gn7i-c16g1.4xlarge",
+      availabilityZone: "ap-southeast-1b",
+    });
+    expect(await unwrap(defaults.zone)).toBe("ap-southeast-1b");
+    expect(await unwrap(defaults.hourlyPrice)).toBe(2.71);
+    const [vsw] = byName("dflt", "alicloud:vpc/switch:Switch");
+    expect(rawInputs(vsw as never).zoneId).toBe("ap-southeast-1b");
+  });
+
+  it("walks types × allowed zones: a zone restriction moves it to the next type", () => {
+    expect(instanceOf("spot")).toMatchObject({
+      instanceType: "ecs.gn6i-c4g1.xlarge",
+      availabilityZone: "ap-southeast-1a",
+    });
+  });
+
+  it("tags every taggable resource with project, stack, owner and expiry", () => {
+    const tagged = t.record.resources.filter(
+      (r) => r.name.startsWith("dflt-") && "tags" in r.inputs,
+    );
+    expect(tagged.length).toBeGreaterThanOrEqual(6);
+    for (const r of tagged) {
+      expect(rawInputs(r).tags).toEqual({
+        project: "wan-vace",
+        stack: "test",
+        owner: "wan-vace",
+        "expires-at": expiresAt,
+      });
+    }
+  });
+
+  it("gets a RAM role that may read only its own secret and stop only itself", () => {
+    const [policy] = byName("dflt", "alicloud:ram/policy:Policy");
+    const doc = JSON.parse(String(rawInputs(policy as never).policyDocument));
+    const actions = doc.Statement.flatMap((s: { Action: string[] }) => s.Action);
+    expect(actions).toEqual(expect.arrayContaining(["oos:GetSecretParameter", "ecs:StopInstance"]));
+    expect(JSON.stringify(doc)).toContain("secretparameter/vace-test-boot");
+    expect(JSON.stringify(doc)).toContain("instance/dflt-gpu-id");
+    expect(
+      byName("dflt", "alicloud:ecs/ramRoleAttachment:RamRoleAttachment").map(rawInputs),
+    ).toEqual([
+      expect.objectContaining({ instanceId: "dflt-gpu-id", ramRoleName: "vace-test-instance" }),
+    ]);
+  });
+
+  it("associates the EIP and serves https on it", async () => {
+    expect(byName("dflt", "alicloud:ecs/eipAssociation:EipAssociation").map(rawInputs)).toEqual([
+      expect.objectContaining({ allocationId: "dflt-eip-id", instanceId: "dflt-gpu-id" }),
+    ]);
+    expect(await unwrap(defaults.url)).toBe(`https://${TEST_IP}`);
+    expect(await unwrap(hardened.url)).toBe("https://vace.example.com");
+  });
+
+  it("publishes the deploy-time certificate and its pin, not for ACME", async () => {
+    expect(await unwrap(defaults.caCertificate)).toBe(TEST_CERT_PEM);
+    expect(await unwrap(defaults.certificateSha256)).toBe(TEST_CERT_SHA256);
+    expect(await unwrap(hardened.certificateSha256)).toBeUndefined();
+    const [cert] = byName("dflt", "tls:index/selfSignedCert:SelfSignedCert");
+    expect(rawInputs(cert as never).ipAddresses).toEqual([TEST_IP]);
+  });
+});
+
+describe("the token", () => {
+  it("is generated when not configured, and is a secret output either way", async () => {
+    const generated = await unwrap(defaults.token);
+    expect(generated).toMatch(/^[A-Za-z0-9]{48}$/);
+    expect(await pulumi.isSecret(defaults.token)).toBe(true);
+    expect(await unwrap(hardened.token)).toBe(CONFIGURED_TOKEN);
+    expect(await pulumi.isSecret(hardened.token)).toBe(true);
+  });
+
+  it("never appears in user-data, in any non-secret input, or in any non-secret output", async () => {
+    for (const [deployment, prefix] of [
+      [defaults, "dflt"],
+      [hardened, "spot"],
+    ] as const) {
+      const token = await unwrap(deployment.token);
+      const userData = String(instanceOf(prefix).userData);
+      expect(userData.length).toBeGreaterThan(100);
+      expect(userData).not.toContain(token);
+      // Raw inputs with secrets removed (as the engine stores them unencrypted) must not hold it.
+      for (const r of t.record.resources) {
+        const visible = JSON.stringify(r.inputs, (_k, v) =>
+          v && typeof v === "object" && "4dabf18193072939515e22adb298388d" in v ? "[secret]" : v,
+        );
+        expect(visible, `${r.type} ${r.name}`).not.toContain(token);
+      }
+      const outputs = {
+        url: deployment.url,
+        zone: deployment.zone,
+        instanceType: deployment.instanceType,
+        instanceId: deployment.instanceId,
+        certificateSha256: deployment.certificateSha256,
+        caCertificate: deployment.caCertificate,
+        publicIp: deployment.publicIp,
+        hourlyPrice: deployment.hourlyPrice,
+      };
+      for (const [k, o] of Object.entries(outputs)) {
+        expect(await pulumi.isSecret(o as pulumi.Output<unknown>), k).toBe(false);
+        expect(JSON.stringify(await unwrap(o as pulumi.Output<unknown>)) ?? "", k).not.toContain(
+          token,
+        );
+      }
+    }
+  });
+
+  it("reaches the instance only through the secret parameter", async () => {
+    const [param] = byName("spot", "alicloud:oos/secretParameter:SecretParameter");
+    if (!param) throw new Error("no secret parameter");
+    expect(JSON.stringify(param.inputs.value)).toContain("4dabf18193072939515e22adb298388d");
+    const value = JSON.parse(String(rawInputs(param).value));
+    expect(value).toEqual({ token: CONFIGURED_TOKEN });
+    expect(rawInputs(param)).toMatchObject({
+      type: "Secret",
+      secretParameterName: "vace-test-boot",
+    });
+    const withCert = JSON.parse(
+      String(
+        rawInputs(byName("dflt", "alicloud:oos/secretParameter:SecretParameter")[0] as never).value,
+      ),
+    );
+    expect(Object.keys(withCert).sort()).toEqual(["tlsCertPem", "tlsKeyPem", "token"]);
+  });
+});
+
+describe("stock lookups", () => {
+  it("asks for each preferred type with the instance's charge type and disk", () => {
+    const asked = t.record.invokes
+      .filter((i) => i.token === "alicloud:ecs/getInstanceTypes:getInstanceTypes")
+      .map((i) => i.inputs);
+    expect(asked).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          instanceType: "ecs.gn7i-c8g1.2xlarge",
+          instanceChargeType: "PostPaid",
+          spotStrategy: "NoSpot",
+          systemDiskCategory: "cloud_essd",
+        }),
+        expect.objectContaining({
+          instanceType: "ecs.gn6i-c4g1.xlarge",
+          spotStrategy: "SpotAsPriceGo",
+        }),
+      ]),
+    );
+  });
+
+  it("fails with everything it tried when no preferred type is in stock", async () => {
+    const offers = await unwrap(
+      lookupOffers(
+        { instanceTypes: ["ecs.gn7i-c8g1.2xlarge"], spot: false, priceLookup: false },
+        {},
+      ),
+    );
+    expect(offers).toEqual([]);
+    expect(() => choosePlacement(["ecs.gn7i-c8g1.2xlarge"], [], offers, "ap-southeast-1")).toThrow(
+      PlacementError,
+    );
+    expect(() => choosePlacement(["ecs.gn7i-c8g1.2xlarge"], [], offers, "ap-southeast-1")).toThrow(
+      /ecs.gn7i-c8g1.2xlarge: sold out/,
+    );
+  });
+});

@@ -1,0 +1,244 @@
+/**
+ * EcsDeployment: one GPU ECS instance running ComfyUI behind the token gateway.
+ *
+ * The constructor only wires resources; every decision (placement, rules, policies, user-data,
+ * release time) is an exported pure function tested on its own.
+ */
+import * as alicloud from "@pulumi/alicloud";
+import * as pulumi from "@pulumi/pulumi";
+import { deployCertificate } from "../common/certificate";
+import { namePrefix, standardTags } from "../common/naming";
+import { endpointToken } from "../common/token";
+import type { WanVaceConfig } from "../config";
+import { renderUserData } from "./boot";
+import { ecsTrustPolicy, instancePolicy } from "./iam";
+import { lookupOffers, lookupOsImage } from "./lookups";
+import { choosePlacement, type InstanceTypeOffer, type Placement } from "./placement";
+import { planIngressRules } from "./security";
+
+export interface EcsDeploymentArgs {
+  config: WanVaceConfig;
+  stack: string;
+  /** ISO 8601 `autoReleaseTime`, computed once by the caller from the TTL. */
+  expiresAt: string;
+}
+
+const VPC_CIDR = "10.42.0.0/16";
+const VSWITCH_CIDR = "10.42.1.0/24";
+
+/** The secret JSON the instance reads at boot (see infra/ecs/boot). */
+export interface BootSecret {
+  token: string;
+  tlsCertPem?: string;
+  tlsKeyPem?: string;
+  registryUsername?: string;
+  registryPassword?: string;
+}
+
+export class EcsDeployment extends pulumi.ComponentResource {
+  readonly url: pulumi.Output<string>;
+  readonly token: pulumi.Output<string>;
+  readonly certificateSha256: pulumi.Output<string | undefined>;
+  readonly caCertificate: pulumi.Output<string | undefined>;
+  readonly instanceId: pulumi.Output<string>;
+  readonly zone: pulumi.Output<string>;
+  readonly instanceType: pulumi.Output<string>;
+  readonly hourlyPrice: pulumi.Output<number | undefined>;
+  readonly publicIp: pulumi.Output<string>;
+
+  constructor(name: string, args: EcsDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
+    // Component inputs are recorded in state, so pass none (the config carries secrets).
+    super("wan-vace:ecs:EcsDeployment", name, {}, opts);
+    const { config: c, stack, expiresAt } = args;
+    const prefix = namePrefix(stack);
+    const tags = standardTags({ stack, owner: c.owner, expiresAt });
+    const child: pulumi.CustomResourceOptions = { parent: this };
+
+    const offers = lookupOffers(c, child);
+    const placement: pulumi.Output<Placement> = offers.apply((o: InstanceTypeOffer[]) =>
+      choosePlacement(c.instanceTypes, c.zones, o, c.region),
+    );
+    const imageId =
+      c.driver.mode === "preinstalled"
+        ? pulumi.output(c.driver.imageId)
+        : lookupOsImage(c.osImageNameRegex, placement.instanceType, child);
+
+    const vpc = new alicloud.vpc.Network(
+      `${name}-vpc`,
+      { vpcName: prefix, cidrBlock: VPC_CIDR, tags },
+      child,
+    );
+    const vswitch = new alicloud.vpc.Switch(
+      `${name}-vswitch`,
+      { vswitchName: prefix, vpcId: vpc.id, cidrBlock: VSWITCH_CIDR, zoneId: placement.zone, tags },
+      child,
+    );
+
+    const sg = new alicloud.ecs.SecurityGroup(
+      `${name}-sg`,
+      {
+        securityGroupName: prefix,
+        vpcId: vpc.id,
+        description: "wan-vace: gateway 443 only; ComfyUI is loopback-only",
+        tags,
+      },
+      child,
+    );
+    for (const r of planIngressRules(c)) {
+      new alicloud.ecs.SecurityGroupRule(
+        `${name}-in-${r.name}`,
+        {
+          securityGroupId: sg.id,
+          type: "ingress",
+          ipProtocol: "tcp",
+          portRange: `${r.port}/${r.port}`,
+          // VPC security groups reject "internet" (alicloud-facts §3).
+          nicType: "intranet",
+          policy: "accept",
+          priority: 1,
+          ...(r.ipv6 ? { ipv6CidrIp: r.cidr } : { cidrIp: r.cidr }),
+          description: r.description,
+        },
+        child,
+      );
+    }
+
+    const eip = new alicloud.ecs.EipAddress(
+      `${name}-eip`,
+      {
+        addressName: prefix,
+        bandwidth: String(c.eipBandwidthMbps),
+        internetChargeType: "PayByTraffic",
+        paymentType: "PayAsYouGo",
+        tags,
+      },
+      child,
+    );
+
+    this.token = endpointToken(name, c.token, child);
+    const cert =
+      c.tls.mode === "selfsigned"
+        ? deployCertificate(name, eip.ipAddress, c.ttlMinutes, child)
+        : undefined;
+
+    const secretParameterName = `${prefix}-boot`;
+    const secretValue = pulumi
+      .all([this.token, cert?.certPem, cert?.keyPem])
+      .apply(([token, tlsCertPem, tlsKeyPem]) => {
+        const s: BootSecret = {
+          token,
+          ...(tlsCertPem !== undefined && { tlsCertPem }),
+          ...(tlsKeyPem !== undefined && { tlsKeyPem }),
+          ...(c.registry && {
+            registryUsername: c.registry.username,
+            registryPassword: c.registry.password,
+          }),
+        };
+        return JSON.stringify(s);
+      });
+    const secret = new alicloud.oos.SecretParameter(
+      `${name}-boot-secret`,
+      {
+        secretParameterName,
+        type: "Secret",
+        value: pulumi.secret(secretValue),
+        description: "wan-vace: gateway token and TLS key, read by the instance's RAM role at boot",
+        tags,
+      },
+      child,
+    );
+
+    const role = new alicloud.ram.Role(
+      `${name}-role`,
+      {
+        roleName: `${prefix}-instance`,
+        assumeRolePolicyDocument: ecsTrustPolicy(),
+        description: "wan-vace instance role: read its boot secret, stop itself when idle",
+        force: true,
+      },
+      child,
+    );
+
+    const userData = renderUserData({
+      region: c.region,
+      secretParameterName,
+      comfyuiImage: c.image,
+      gatewayImage: c.gatewayImage,
+      ...(c.registry && { registryServer: c.registry.server }),
+      tls: c.tls,
+      idleStopMinutes: c.idleStopMinutes,
+      driver: c.driver.mode === "auto-install" ? c.driver : { mode: "preinstalled" },
+    });
+
+    const instance = new alicloud.ecs.Instance(
+      `${name}-gpu`,
+      {
+        instanceName: prefix,
+        hostName: prefix,
+        instanceType: placement.instanceType,
+        availabilityZone: placement.zone,
+        vswitchId: vswitch.id,
+        securityGroups: [sg.id],
+        imageId,
+        instanceChargeType: "PostPaid",
+        spotStrategy: c.spot ? "SpotAsPriceGo" : "NoSpot",
+        autoReleaseTime: expiresAt,
+        stoppedMode: "StopCharging",
+        systemDiskCategory: "cloud_essd",
+        systemDiskSize: c.systemDiskSizeGiB,
+        // The EIP is the only public address; no second, ephemeral one.
+        internetMaxBandwidthOut: 0,
+        // Hardened metadata (IMDSv2-style): the role's credentials need a session token.
+        httpTokens: "required",
+        userData,
+        ...(c.keyPairName !== undefined && { keyName: c.keyPairName }),
+        tags,
+      },
+      { ...child, dependsOn: [secret] },
+    );
+
+    const account = alicloud.getCallerIdentityOutput(child);
+    const policy = new alicloud.ram.Policy(
+      `${name}-policy`,
+      {
+        policyName: `${prefix}-instance`,
+        policyDocument: pulumi
+          .all([account.accountId, instance.id])
+          .apply(([accountId, instanceId]) =>
+            instancePolicy({ region: c.region, accountId, secretParameterName, instanceId }),
+          ),
+        description: "wan-vace instance: own boot secret, stop itself",
+        force: true,
+      },
+      child,
+    );
+    new alicloud.ram.RolePolicyAttachment(
+      `${name}-policy-attach`,
+      { policyName: policy.policyName, policyType: "Custom", roleName: role.roleName },
+      child,
+    );
+    new alicloud.ecs.RamRoleAttachment(
+      `${name}-role-attach`,
+      { instanceId: instance.id, ramRoleName: role.roleName },
+      child,
+    );
+    new alicloud.ecs.EipAssociation(
+      `${name}-eip-assoc`,
+      { allocationId: eip.id, instanceId: instance.id },
+      child,
+    );
+
+    this.publicIp = eip.ipAddress;
+    this.url =
+      c.tls.mode === "acme"
+        ? pulumi.output(`https://${c.tls.domain}`)
+        : pulumi.interpolate`https://${eip.ipAddress}`;
+    this.certificateSha256 = cert ? cert.sha256 : pulumi.output(undefined);
+    this.caCertificate = cert ? cert.certPem : pulumi.output(undefined);
+    this.instanceId = instance.id;
+    this.zone = placement.zone;
+    this.instanceType = placement.instanceType;
+    this.hourlyPrice = placement.apply((p) => p.hourlyPrice);
+    this.registerOutputs({});
+  }
+}
