@@ -1,0 +1,71 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** One file the user-data writes onto the instance, kept in the repo as a real file. */
+export interface BootFile {
+  /** Path under infra/ecs/boot/files/. */
+  source: string;
+  /** Where cloud-init writes it on the instance. */
+  path: string;
+  permissions: "0644" | "0755";
+  /** Only installed when the idle watchdog is on. */
+  idleOnly?: boolean;
+}
+
+export const FILES_DIR = join(__dirname, "files");
+const LIB = "/usr/local/lib/wan-vace";
+const UNITS = "/etc/systemd/system";
+
+export const BOOT_FILES: readonly BootFile[] = [
+  { source: "aliyun_rpc.py", path: `${LIB}/aliyun_rpc.py`, permissions: "0644" },
+  { source: "boot_secrets.py", path: `${LIB}/boot_secrets.py`, permissions: "0644" },
+  {
+    source: "idle_watchdog.py",
+    path: `${LIB}/idle_watchdog.py`,
+    permissions: "0644",
+    idleOnly: true,
+  },
+  { source: "setup-host.sh", path: `${LIB}/setup-host.sh`, permissions: "0755" },
+  { source: "registry-login.sh", path: `${LIB}/registry-login.sh`, permissions: "0755" },
+  ...[
+    "wan-vace-setup.service",
+    "wan-vace-secrets.service",
+    "wan-vace-comfyui.service",
+    "wan-vace-gateway.service",
+  ].map(
+    (unit): BootFile => ({
+      source: `systemd/${unit}`,
+      path: `${UNITS}/${unit}`,
+      permissions: "0644",
+    }),
+  ),
+  ...["wan-vace-idle.service", "wan-vace-idle.timer"].map(
+    (unit): BootFile => ({
+      source: `systemd/${unit}`,
+      path: `${UNITS}/${unit}`,
+      permissions: "0644",
+      idleOnly: true,
+    }),
+  ),
+];
+
+/** Units enabled and started from runcmd; the rest are pulled in by their Requires=. */
+export function startedUnits(idle: boolean): string[] {
+  return [
+    "wan-vace-comfyui.service",
+    "wan-vace-gateway.service",
+    ...(idle ? ["wan-vace-idle.timer"] : []),
+  ];
+}
+
+const cache = new Map<string, string>();
+
+/** The file's text, read once (the files ship with the package, so this is deterministic). */
+export function readBootFile(source: string): string {
+  let text = cache.get(source);
+  if (text === undefined) {
+    text = readFileSync(join(FILES_DIR, source), "utf8");
+    cache.set(source, text);
+  }
+  return text;
+}

@@ -1,0 +1,139 @@
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requireBinary } from "../../../../test/binaries";
+import { FakeCloud, FILES, INSTANCE_ID, runPython } from "./fake-cloud";
+
+const python = requireBinary("python3");
+
+/** A loopback port with nothing listening (ComfyUI not started). */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function pythonJson(code: string, args: string[]): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      python,
+      ["-c", code, ...args],
+      { cwd: FILES, timeout: 20_000 },
+      (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(JSON.parse(stdout))),
+    );
+  });
+}
+
+describe("idle watchdog", () => {
+  const cloud = new FakeCloud();
+  const denied = new FakeCloud({ stopError: "Forbidden.RAM" });
+  let dir = "";
+  beforeAll(async () => {
+    await Promise.all([cloud.start(), denied.start()]);
+    dir = mkdtempSync(join(tmpdir(), "wan-vace-idle-"));
+  });
+  afterAll(async () => {
+    await Promise.all([cloud.stop(), denied.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("decide() and queue_state() cover every branch", async () => {
+    const H = 3600;
+    // [now, booted_at, last_request_at, queue] with idle 60 min, grace 30 min.
+    const cases: [string, number, number, number | null, string][] = [
+      ["grace", 10 * 60, 0, null, "idle"],
+      ["busy", 5 * H, 0, null, "busy"],
+      ["unreadable queue", 5 * H, 0, null, "unknown"],
+      ["recent request", 5 * H, 0, 5 * H - 59 * 60, "idle"],
+      ["idle since boot", 61 * 60, 0, null, "idle"],
+      ["idle, old request", 5 * H, 0, 2 * H, "idle"],
+      ["comfyui down", 5 * H, 0, 3 * H, "down"],
+      ["request before this boot", 5 * H, 4.5 * H, 1 * H, "idle"],
+    ];
+    const port = await closedPort();
+    cloud.queue = { running: [], pending: [[1, "p1", {}, {}, []]] };
+    const busy = `${cloud.url}/queue`;
+    denied.queue = "error";
+    const result = (await pythonJson(
+      [
+        "import json, sys, idle_watchdog as w",
+        "cases = json.loads(sys.argv[1])",
+        "decisions = {c[0]: w.decide(c[1], c[2], c[3], c[4], 3600, 1800)[0] for c in cases}",
+        "states = [w.queue_state(u) for u in sys.argv[2:]]",
+        "print(json.dumps({'decisions': decisions, 'states': states}))",
+      ].join("\n"),
+      [JSON.stringify(cases), busy, `${denied.url}/queue`, `http://127.0.0.1:${port}/queue`],
+    )) as { decisions: Record<string, boolean>; states: string[] };
+    expect(result.decisions).toEqual({
+      grace: false,
+      busy: false,
+      "unreadable queue": false,
+      "recent request": false,
+      "idle since boot": true,
+      "idle, old request": true,
+      "comfyui down": true,
+      "request before this boot": false,
+    });
+    // A pending prompt, an HTTP 500 with a non-JSON body, nothing listening.
+    expect(result.states).toEqual(["busy", "unknown", "down"]);
+  });
+
+  const runWatchdog = (fake: FakeCloud, runDir: string, accessLog: string) =>
+    runPython("idle_watchdog.py", {
+      ...fake.env(),
+      REGION: "ap-southeast-1",
+      IDLE_STOP_MINUTES: "60",
+      IDLE_GRACE_MINUTES: "30",
+      WAN_VACE_RUN_DIR: runDir,
+      WAN_VACE_ACCESS_LOG: accessLog,
+      WAN_VACE_PROC_UPTIME: join(dir, "uptime"),
+    });
+
+  it("busy queue keeps it up; idle stops it with StopCharging exactly once", async () => {
+    writeFileSync(join(dir, "uptime"), "18000.00 30000.00\n"); // up 5 h
+    const log = join(dir, "access.log");
+    writeFileSync(log, "{}\n");
+    const twoHoursAgo = Date.now() / 1000 - 2 * 3600;
+    utimesSync(log, twoHoursAgo, twoHoursAgo);
+    const runDir = join(dir, "run");
+
+    cloud.queue = { running: [[0, "p0", {}, {}, []]], pending: [] };
+    const busy = await runWatchdog(cloud, runDir, log);
+    expect(busy.code).toBe(0);
+    expect(busy.stderr).toContain("staying up: ComfyUI has prompts running or pending");
+    expect(cloud.callsTo("StopInstance")).toHaveLength(0);
+
+    cloud.queue = { running: [], pending: [] };
+    const idle = await runWatchdog(cloud, runDir, log);
+    expect(idle.code).toBe(0);
+    expect(idle.stderr).toMatch(/stopping: no request for 120 min and ComfyUI is idle/);
+    const again = await runWatchdog(cloud, runDir, log);
+    expect(again.stderr).toContain("already requested");
+
+    const stops = cloud.callsTo("StopInstance");
+    expect(stops).toHaveLength(1);
+    expect(stops[0]?.params).toMatchObject({
+      InstanceId: INSTANCE_ID,
+      StoppedMode: "StopCharging",
+      RegionId: "ap-southeast-1",
+    });
+    expect(cloud.callsTo("DescribeInstances")[0]?.params.InstanceIds).toBe(
+      JSON.stringify([INSTANCE_ID]),
+    );
+    expect(idle.stderr).toContain("StoppedMode=StopCharging");
+  });
+
+  it("a refused StopInstance fails the run and leaves no marker, so the next run retries", async () => {
+    const runDir = join(dir, "denied");
+    denied.queue = { running: [], pending: [] };
+    const result = await runWatchdog(denied, runDir, join(dir, "no-such.log"));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("Forbidden.RAM");
+    expect(existsSync(join(runDir, "stop-requested"))).toBe(false);
+  });
+});
