@@ -1,12 +1,9 @@
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../../../../test/binaries";
-import { CREDENTIALS, FakeCloud, FILES, rpcSignature, runPython } from "./fake-cloud";
-
-const python = requireBinary("python3");
+import { CREDENTIALS, FakeCloud, rpcSignature, runPython } from "./fake-cloud";
 
 /**
  * Alibaba's worked example (ECS API reference, "Sign signatures",
@@ -31,32 +28,31 @@ const DOC_STRING_TO_SIGN =
   "%26SignatureNonce%3D3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf%26SignatureVersion%3D1.0" +
   "%26TimeStamp%3D2016-02-23T12%253A46%253A24Z%26Version%3D2014-05-26";
 
-function pythonSign(params: Record<string, string>, secret: string): [string, string] {
-  const out = execFileSync(
-    python,
-    [
-      "-c",
-      "import json, sys, aliyun_rpc as a; p = json.loads(sys.argv[1]); " +
-        "print(a.string_to_sign('GET', p)); print(a.sign('GET', p, sys.argv[2]))",
-      JSON.stringify(params),
-      secret,
-    ],
-    { cwd: FILES, encoding: "utf8" },
-  );
-  const [sts = "", signature = ""] = out.trim().split("\n");
+async function pythonSign(params: Record<string, string>, secret: string) {
+  const { code, stdout, stderr } = await runPython([
+    "-c",
+    "import json, sys, aliyun_rpc as a; p = json.loads(sys.argv[1]); " +
+      "print(a.string_to_sign('GET', p)); print(a.sign('GET', p, sys.argv[2]))",
+    JSON.stringify(params),
+    secret,
+  ]);
+  expect(code, stderr).toBe(0);
+  const [sts = "", signature = ""] = stdout.trim().split("\n");
   return [sts, signature];
 }
 
 describe("aliyun_rpc signing", () => {
-  it("reproduces Alibaba's documented example", () => {
-    const [sts, signature] = pythonSign(DOC_PARAMS, "testsecret");
+  requireBinary("python3");
+
+  it("reproduces Alibaba's documented example", async () => {
+    const [sts, signature] = await pythonSign(DOC_PARAMS, "testsecret");
     expect(sts).toBe(DOC_STRING_TO_SIGN);
     expect(signature).toBe("CT9X0VtwR86fNWSnsc6v8YGOjuE=");
   });
 
-  it("agrees with an independent implementation on characters that need escaping", () => {
+  it("agrees with an independent implementation on characters that need escaping", async () => {
     const params = { Name: "a b/c*d~e+f=g&h'ü", SecurityToken: "x/y+z=", Action: "Act" };
-    const [, signature] = pythonSign(params, "s&e/c+r=et");
+    const [, signature] = await pythonSign(params, "s&e/c+r=et");
     expect(signature).toBe(rpcSignature("GET", params, "s&e/c+r=et"));
     expect(signature).not.toBe(rpcSignature("GET", { ...params, Name: "other" }, "s&e/c+r=et"));
   });
@@ -89,7 +85,7 @@ describe("boot_secrets.py against a fake metadata service and OOS", () => {
   });
 
   const run = (runDir: string, env: Record<string, string>) =>
-    runPython("boot_secrets.py", {
+    runPython(["boot_secrets.py"], {
       ...cloud.env(),
       REGION: "ap-southeast-1",
       SECRET_PARAMETER_NAME: "wan-vace-dev-boot",

@@ -7,7 +7,6 @@ import { execFile } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 
 export const ROLE = "wan-vace-instance";
 export const INSTANCE_ID = "i-t4n0fakeinstance";
@@ -186,17 +185,23 @@ export class FakeCloud {
 
 export const FILES = __dirname;
 
-/** Runs one of the on-instance Python programs; never blocks the event loop the fake runs on. */
+/**
+ * Runs python3 in the files directory (so `import aliyun_rpc` works) with only the given
+ * environment; async, so the fake in this process keeps answering. No bytecode is left behind.
+ */
 export function runPython(
-  script: string,
-  env: Record<string, string>,
-  args: string[] = [],
+  args: string[],
+  env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       "python3",
-      [join(FILES, script), ...args],
-      { env: { PATH: process.env.PATH ?? "", ...env }, timeout: 20_000 },
+      args,
+      {
+        cwd: FILES,
+        env: { PATH: process.env.PATH ?? "", PYTHONDONTWRITEBYTECODE: "1", ...env },
+        timeout: 20_000,
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });

@@ -1,13 +1,10 @@
-import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../../../../test/binaries";
-import { FakeCloud, FILES, INSTANCE_ID, runPython } from "./fake-cloud";
-
-const python = requireBinary("python3");
+import { FakeCloud, INSTANCE_ID, runPython } from "./fake-cloud";
 
 /** A loopback port with nothing listening (ComfyUI not started). */
 async function closedPort(): Promise<number> {
@@ -18,18 +15,14 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function pythonJson(code: string, args: string[]): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      python,
-      ["-c", code, ...args],
-      { cwd: FILES, timeout: 20_000 },
-      (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(JSON.parse(stdout))),
-    );
-  });
+async function pythonJson(code: string, args: string[]): Promise<unknown> {
+  const result = await runPython(["-c", code, ...args]);
+  expect(result.code, result.stderr).toBe(0);
+  return JSON.parse(result.stdout);
 }
 
 describe("idle watchdog", () => {
+  requireBinary("python3");
   const cloud = new FakeCloud();
   const denied = new FakeCloud({ stopError: "Forbidden.RAM" });
   let dir = "";
@@ -84,7 +77,7 @@ describe("idle watchdog", () => {
   });
 
   const runWatchdog = (fake: FakeCloud, runDir: string, accessLog: string) =>
-    runPython("idle_watchdog.py", {
+    runPython(["idle_watchdog.py"], {
       ...fake.env(),
       REGION: "ap-southeast-1",
       IDLE_STOP_MINUTES: "60",
