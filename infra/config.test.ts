@@ -205,6 +205,15 @@ describe("parseConfig", () => {
     }
   });
 
+  it("documents every config key in the README's table", () => {
+    const project = parseYaml(readFileSync(join(__dirname, "..", "Pulumi.yaml"), "utf8")) as {
+      config: Record<string, unknown>;
+    };
+    const readme = readFileSync(join(__dirname, "..", "README.md"), "utf8");
+    const missing = Object.keys(project.config).filter((k) => !readme.includes(`\`${k}\``));
+    expect(missing).toEqual([]);
+  });
+
   it("validates the example stack", () => {
     const stack = parseYaml(readFileSync(join(__dirname, "..", "Pulumi.dev.yaml"), "utf8")) as {
       config: Record<string, unknown>;

@@ -11,8 +11,8 @@ import { MAX_TTL_MINUTES, MIN_TTL_MINUTES } from "./common/ttl";
 
 export const PROJECT = "wan-vace";
 
-/** A-Z a-z 0-9 and `._~-`: safe inside HTTP headers, URLs and the gateway's matchers. */
-const TOKEN_CHARSET = /^[A-Za-z0-9._~-]+$/;
+/** A-Z a-z 0-9 `_` `-`: what the gateway accepts (it compares the token literally in headers and URLs). */
+const TOKEN_CHARSET = /^[A-Za-z0-9_-]+$/;
 export const MIN_TOKEN_LENGTH = 32;
 
 /**
@@ -252,7 +252,7 @@ const schema = z
           ctx.issues.push({
             code: "custom",
             input: "[secret]",
-            message: "may contain only A-Z a-z 0-9 . _ ~ -",
+            message: "may contain only A-Z a-z 0-9 _ - (the gateway compares it literally in headers and URLs)",
           });
       })
       .optional(),
