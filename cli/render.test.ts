@@ -25,12 +25,14 @@ function stackFile(config: Record<string, unknown>): string {
 async function render(args: string[]) {
   let stdout = "";
   let stderr = "";
-  const out = vi
-    .spyOn(process.stdout, "write")
-    .mockImplementation((c) => ((stdout += String(c)), true));
-  const err = vi
-    .spyOn(process.stderr, "write")
-    .mockImplementation((c) => ((stderr += String(c)), true));
+  const out = vi.spyOn(process.stdout, "write").mockImplementation((c) => {
+    stdout += String(c);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, "write").mockImplementation((c) => {
+    stderr += String(c);
+    return true;
+  });
   const cwd = process.cwd();
   process.chdir(ROOT);
   try {

@@ -226,7 +226,7 @@ describe("parseConfig", () => {
 describe("image references", () => {
   it.each([
     "registry-vpc.ap-southeast-1.aliyuncs.com/wan-vace/comfyui:0.1.0",
-    "crpi-abc.ap-southeast-1.personal.cr.aliyuncs.com/ns/comfyui@sha256:" + "0".repeat(64),
+    `crpi-abc.ap-southeast-1.personal.cr.aliyuncs.com/ns/comfyui@sha256:${"0".repeat(64)}`,
     "localhost:5000/comfyui:v1",
     "library/caddy:2.6.2",
   ])("accepts %s", (ref) => expect(imageRefProblem(ref)).toBeUndefined());

@@ -252,7 +252,8 @@ const schema = z
           ctx.issues.push({
             code: "custom",
             input: "[secret]",
-            message: "may contain only A-Z a-z 0-9 _ - (the gateway compares it literally in headers and URLs)",
+            message:
+              "may contain only A-Z a-z 0-9 _ - (the gateway compares it literally in headers and URLs)",
           });
       })
       .optional(),
