@@ -17,6 +17,7 @@ import {
 import { autoReleaseTime } from "../common/ttl";
 import { loadConfig, type WanVaceConfig } from "../config";
 import { EcsDeployment } from ".";
+import { decodeUserData } from "./boot";
 import { lookupOffers } from "./lookups";
 import { choosePlacement, PlacementError } from "./placement";
 
@@ -227,7 +228,8 @@ describe("the token", () => {
       [hardened, "spot"],
     ] as const) {
       const token = await unwrap(deployment.token);
-      const userData = String(instanceOf(prefix).userData);
+      const userData = decodeUserData(String(instanceOf(prefix).userData));
+      expect(userData).toMatch(/^#cloud-config\n/);
       expect(userData.length).toBeGreaterThan(100);
       expect(userData).not.toContain(token);
       // Raw inputs with secrets removed (as the engine stores them unencrypted) must not hold it.

@@ -10,7 +10,7 @@ import { deployCertificate } from "../common/certificate";
 import { namePrefix, standardTags } from "../common/naming";
 import { endpointToken } from "../common/token";
 import type { WanVaceConfig } from "../config";
-import { renderUserData } from "./boot";
+import { encodeUserData, renderUserData } from "./boot";
 import { ecsTrustPolicy, instancePolicy } from "./iam";
 import { lookupOffers, lookupOsImage } from "./lookups";
 import { choosePlacement, type InstanceTypeOffer, type Placement } from "./placement";
@@ -190,7 +190,8 @@ export class EcsDeployment extends pulumi.ComponentResource {
         internetMaxBandwidthOut: 0,
         // Hardened metadata (IMDSv2-style): the role's credentials need a session token.
         httpTokens: "required",
-        userData,
+        // Gzipped (cloud-init unpacks it) to stay under the 16 KB user-data floor.
+        userData: encodeUserData(userData),
         ...(c.keyPairName !== undefined && { keyName: c.keyPairName }),
         tags,
       },

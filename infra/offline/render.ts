@@ -16,6 +16,7 @@ import {
   PROJECT,
   SECRET_KEYS,
 } from "../config";
+import { decodeUserData } from "../ecs/boot";
 import {
   COMPUTED_OUTPUTS,
   createMocks,
@@ -161,11 +162,8 @@ async function resolveExport(v: unknown): Promise<unknown> {
   return secret ? "[secret]" : value;
 }
 
-function decodeUserData(v: unknown): string | undefined {
-  if (typeof v !== "string") return undefined;
-  if (v.startsWith("#")) return v;
-  const decoded = Buffer.from(v, "base64").toString("utf8");
-  return decoded.startsWith("#") ? decoded : v;
+function readableUserData(v: unknown): string | undefined {
+  return typeof v === "string" ? decodeUserData(v) : undefined;
 }
 
 /**
@@ -212,7 +210,7 @@ export async function renderStack(src: StackSource): Promise<RenderResult> {
     inputs: redactSecrets(r.inputs) as Record<string, unknown>,
   }));
   const instance = resources.find((r) => r.type === "alicloud:ecs/instance:Instance");
-  const userData = decodeUserData(instance?.inputs.userData);
+  const userData = readableUserData(instance?.inputs.userData);
   return {
     target: config.target,
     resources,
