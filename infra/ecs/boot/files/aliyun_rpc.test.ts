@@ -165,7 +165,9 @@ describe("boot_secrets.py against a fake metadata service and OOS", () => {
       SECRET_PARAMETER_NAME: "short-token",
     });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/short-token: 'token' must be at least 32 characters/);
+    expect(result.stderr).toMatch(
+      /short-token: 'token' must be 32-512 characters of A-Z a-z 0-9 _ -/,
+    );
     expect(result.stderr).not.toContain("too-short-token");
     expect(() => statSync(join(runDir, "gateway.env"))).toThrow();
   });

@@ -13,8 +13,10 @@ from aliyun_rpc import Metadata, RpcError, get_secret_parameter, log, retrying
 
 ACCESS_LOG = "/var/log/wan-vace/access.log"
 UPSTREAM = "127.0.0.1:8188"
-# docker --env-file takes each line literally, so the token must be one line, no spaces.
-TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~+/=-]{32,}")
+# The gateway's own rule (docker/gateway/run): it compares the token literally in headers and
+# URLs. Checking here fails the boot early, with the parameter named, instead of a crash-looping
+# gateway; it also keeps docker --env-file, which takes lines literally, safe.
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32,512}")
 
 
 class SecretError(Exception):
@@ -31,8 +33,7 @@ def parse_secret(value, name):
     token = secret.get("token")
     if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
         raise SecretError(
-            f"secret parameter {name}: 'token' must be at least 32 characters from "
-            "A-Z a-z 0-9 . _ ~ + / = -"
+            f"secret parameter {name}: 'token' must be 32-512 characters of A-Z a-z 0-9 _ -"
         )
     return secret
 

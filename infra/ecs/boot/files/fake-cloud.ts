@@ -194,8 +194,9 @@ export function runPython(
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
+    // WAN_VACE_PYTHON picks another interpreter, e.g. a 3.10 like Ubuntu 22.04's.
     execFile(
-      "python3",
+      process.env.WAN_VACE_PYTHON ?? "python3",
       args,
       {
         cwd: FILES,

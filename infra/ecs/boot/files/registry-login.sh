@@ -10,6 +10,8 @@ if [[ ! -f $run/registry-password ]]; then
   echo "wan-vace: the secret carries no registry credentials; pulling images anonymously"
   exit 0
 fi
-# Without an explicit server, log in to the registry that serves the ComfyUI image.
-server=${REGISTRY_SERVER:-${COMFYUI_IMAGE%%/*}}
-docker login --username "$(cat "$run/registry-username")" --password-stdin "$server" <"$run/registry-password"
+if [[ -z ${REGISTRY_SERVER:-} ]]; then
+  echo "wan-vace: the secret carries registry credentials but REGISTRY_SERVER is empty; set registryServer" >&2
+  exit 1
+fi
+docker login --username "$(cat "$run/registry-username")" --password-stdin "$REGISTRY_SERVER" <"$run/registry-password"

@@ -8,7 +8,7 @@ set -euo pipefail
 STATE=/var/lib/wan-vace
 MD=${WAN_VACE_METADATA_URL:-http://100.100.100.200}
 # unattended-upgrades may hold the dpkg lock on first boot: wait for it, do not fail.
-APT=(apt-get -y -q -o DPkg::Lock::Timeout=900)
+APT=(apt-get -y -q -o DPkg::Lock::Timeout=900 -o Acquire::Retries=5)
 export DEBIAN_FRONTEND=noninteractive
 
 log() { echo "wan-vace-setup: $*"; }
@@ -21,6 +21,13 @@ metadata() {
   local token
   token=$(curl -fsS --retry 5 -X PUT "$MD/latest/api/token" -H 'X-aliyun-ecs-metadata-token-ttl-seconds: 300')
   curl -fsS --retry 5 -H "X-aliyun-ecs-metadata-token: $token" "$MD/latest/meta-data/$1"
+}
+
+# Alibaba's package mirror on the internal network (http://mirrors.cloud.aliyuncs.com).
+mirror() {
+  local addresses
+  addresses=$(metadata source-address)
+  echo "${addresses%%$'\n'*}"
 }
 
 # Installs an apt signing key only if its fingerprint is the pinned one.
@@ -55,7 +62,7 @@ install_driver() {
   if [[ ! -e $STATE/driver.started ]]; then
     log "installing driver $DRIVER_VERSION, CUDA $CUDA_VERSION, cuDNN $CUDNN_VERSION (reboots the instance)"
     mkdir -p "$dir"
-    curl -fsSL --retry 10 -o "$dir/$script" "$(metadata source-address | head -n1)/opsx/ecs/linux/binary/script/$script"
+    curl -fsSL --retry 10 -o "$dir/$script" "$(mirror)/opsx/ecs/linux/binary/script/$script"
     if [[ -n ${DRIVER_SCRIPT_SHA256:-} ]]; then
       echo "$DRIVER_SCRIPT_SHA256  $dir/$script" | sha256sum -c - || die "$script does not match DRIVER_SCRIPT_SHA256"
     else
@@ -78,10 +85,10 @@ install_driver() {
 
 install_docker() {
   installed docker-ce "$DOCKER_VERSION" && return
-  local mirror
-  mirror="$(metadata source-address | head -n1)/docker-ce/linux/ubuntu"
-  install_key "$mirror/gpg" "$DOCKER_KEY_FPR" /etc/apt/keyrings/docker.gpg
-  echo "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.gpg] $mirror jammy stable" >/etc/apt/sources.list.d/docker.list
+  local repo
+  repo="$(mirror)/docker-ce/linux/ubuntu"
+  install_key "$repo/gpg" "$DOCKER_KEY_FPR" /etc/apt/keyrings/docker.gpg
+  echo "deb [arch=amd64 signed-by=/etc/apt/keyrings/docker.gpg] $repo jammy stable" >/etc/apt/sources.list.d/docker.list
   "${APT[@]}" update
   "${APT[@]}" install "docker-ce=$DOCKER_VERSION" "docker-ce-cli=$DOCKER_VERSION" "containerd.io=$CONTAINERD_VERSION"
   apt-mark hold docker-ce docker-ce-cli containerd.io
@@ -92,7 +99,7 @@ install_toolkit() {
   # Prefer Alibaba's internal mirror (no public traffic); NVIDIA's own repo otherwise.
   # Either way apt checks every package against the pinned NVIDIA key.
   local base pkgs=() pkg
-  base="$(metadata source-address | head -n1)/libnvidia-container"
+  base="$(mirror)/libnvidia-container"
   curl -fsI "$base/gpgkey" >/dev/null 2>&1 || base=https://nvidia.github.io/libnvidia-container
   install_key "$base/gpgkey" "$NVIDIA_KEY_FPR" /etc/apt/keyrings/nvidia-container-toolkit.gpg
   echo "deb [signed-by=/etc/apt/keyrings/nvidia-container-toolkit.gpg] $base/stable/deb/amd64 /" >/etc/apt/sources.list.d/nvidia-container-toolkit.list
@@ -107,9 +114,10 @@ install_toolkit() {
 }
 
 main() {
+  local os
   # shellcheck source=/dev/null
-  . /etc/os-release
-  [[ ${ID:-}-${VERSION_ID:-} == ubuntu-22.04 ]] || die "needs Ubuntu 22.04; this image is ${PRETTY_NAME:-unknown}"
+  os=$(. /etc/os-release && echo "${ID:-}-${VERSION_ID:-}")
+  [[ $os == ubuntu-22.04 ]] || die "needs Ubuntu 22.04 (the pinned packages are for jammy); this image is $os"
   mkdir -p "$STATE" /var/lib/wan-vace/caddy /var/log/wan-vace
   install_driver
   install_docker
