@@ -1,0 +1,658 @@
+/**
+ * A ComfyUI protocol double for tests and benchmarks (never shipped). It speaks ComfyUI's HTTP and
+ * WebSocket API as `server.py`, `execution.py` and `main.py` do at Comfy-Org/ComfyUI
+ * a125cd84b054a57729b5eecab930ca9408719832 (0.3.64, 2025-10-11):
+ * - every route also under `/api` (`add_routes`);
+ * - `POST /prompt`: validation with 400 + node_errors (see validate.ts), `{prompt_id, number, node_errors}`;
+ * - one prompt at a time; `GET /queue` lists running and pending items as `[number, id, prompt, extra_data, outputs]`;
+ * - `GET /history/{id}` is `{}` until `task_done` writes the entry;
+ * - socket messages go to the socket whose clientId is the prompt's client_id, in ComfyUI's order:
+ *   execution_start, execution_cached, executing, progress (KSampler), executed (output node),
+ *   execution_success | execution_error | execution_interrupted, [history written], status,
+ *   executing {node: null} — so `/history` can be empty right after execution_success (the history race);
+ * - `GET /view`: 404 without filename, 400 for `/`-prefixed or `..` names and unknown types,
+ *   403 for a subfolder outside the directory, 404 for a missing file;
+ * - `POST /upload/image`: same-content uploads reuse the name; others become "stem (1).ext", …;
+ * - `/object_info`, `/object_info/{class}` (`{}` for an unknown class), `/models/{folder}`, `/system_stats`.
+ * The output node really renders: ffmpeg writes an H.264 MP4 (moov at the end, like VideoHelperSuite)
+ * of the size and frame count the workflow asks for, unless a scenario says otherwise.
+ *
+ * Scenarios script the failures a smoke must diagnose. With `token` set the double also plays the
+ * gateway (design.md contract 6: Bearer, Basic vace:token or ?token=; `/healthz` without a token).
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream, existsSync, statSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { basename, extname, isAbsolute, join, normalize, relative, resolve } from "node:path";
+import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type WebSocket, WebSocketServer } from "ws";
+import { makeClip } from "../../fixtures/video";
+import { nodeSpecs, type ServerFiles } from "./nodes";
+import { validatePrompt } from "./validate";
+
+export interface DoubleScenario {
+  /** Play the token gateway too: requests without this token get 401. */
+  token?: string;
+  /** Node classes this server lacks (a custom-node package not installed). */
+  missingClasses?: string[];
+  /** Model files missing from models/. */
+  missingModels?: string[];
+  /** Uploads succeed but LoadImage cannot see them (two replicas behind one balancer): a 400 on /prompt. */
+  loseUploads?: boolean;
+  /** Fail with execution_error when this node runs. */
+  failAt?: { node: string; exceptionType?: string; message?: string };
+  /** Hang forever (until /interrupt) when this node starts. */
+  stallAt?: string;
+  /** Delay between execution_success and the history write: ComfyUI's history race, widened. */
+  historyDelayMs?: number;
+  /** Render something other than what the workflow asks for. */
+  output?: { width?: number; height?: number; frames?: number; codec?: "h264" | "hevc" };
+  /** Simulated time per node and per sampler step. */
+  nodeMs?: number;
+  stepMs?: number;
+}
+
+export interface Received {
+  prompts: Array<{ promptId: string; clientId?: string; prompt: Prompt }>;
+  uploads: Array<{ name: string; bytes: number }>;
+  /** Every HTTP request: path (no query) and which credentials it carried. */
+  requests: Array<{ method: string; path: string; bearer: boolean; tokenQuery: boolean }>;
+  sockets: Array<{ clientId: string; bearer: boolean; tokenQuery: boolean }>;
+  /** GET /history/{id} answers of `{}` after execution_success was sent for id. */
+  emptyHistoryAfterSuccess: number;
+  interrupts: string[];
+}
+
+export interface ComfyDouble {
+  url: string;
+  /** Mutable: tests change it between runs. */
+  scenario: DoubleScenario;
+  received: Received;
+  /** performance.now() at which each prompt's history entry was written. */
+  finishedAt: Map<string, number>;
+  close(): Promise<void>;
+}
+
+type Prompt = Record<string, { class_type: string; inputs: Record<string, unknown> }>;
+interface Item {
+  number: number;
+  promptId: string;
+  prompt: Prompt;
+  extraData: Record<string, unknown>;
+  outputs: string[];
+}
+
+export const DEFAULT_MODELS = {
+  diffusion_models: ["wan21_vace_1_3_b.safetensors"],
+  text_encoders: ["umt5_xxl_fp8_e4m3fn.safetensors"],
+  vae: ["wan21_vace_vae.safetensors"],
+};
+
+/** What the double answers on /system_stats (the shape of server.py at a125cd84). */
+export const DOUBLE_SYSTEM_STATS = {
+  system: {
+    os: "posix",
+    ram_total: 135_000_000_000,
+    ram_free: 120_000_000_000,
+    comfyui_version: "0.3.64",
+    required_frontend_version: "1.28.6",
+    installed_templates_version: "0.1.95",
+    required_templates_version: "0.1.95",
+    python_version: "3.12.3 (protocol double)",
+    pytorch_version: "2.8.0+cu128",
+    embedded_python: false,
+    argv: ["main.py", "--listen", "127.0.0.1", "--port", "8188"],
+  },
+  devices: [
+    {
+      name: "cuda:0 ComfyUI protocol double (no GPU) : native",
+      type: "cuda",
+      index: 0,
+      vram_total: 85_000_000_000,
+      vram_free: 84_000_000_000,
+      torch_vram_total: 0,
+      torch_vram_free: 0,
+    },
+  ],
+};
+
+const MIME: Record<string, string> = {
+  ".mp4": "video/mp4",
+  ".png": "image/png",
+  ".webm": "video/webm",
+  ".json": "application/json",
+};
+
+/** A self-signed certificate for 127.0.0.1 (test-only; made with openssl, valid to 2036) and its key. */
+export const LOOPBACK_CERT = join(__dirname, "tls", "loopback-cert.pem");
+const LOOPBACK_KEY = join(__dirname, "tls", "loopback-key.pem");
+
+/**
+ * Starts the double on 127.0.0.1 (an ephemeral port). With `tls`, it serves HTTPS with LOOPBACK_CERT,
+ * as a gateway with a self-signed certificate would.
+ */
+export async function startComfyDouble(
+  scenario: DoubleScenario = {},
+  options: { tls?: boolean } = {},
+): Promise<ComfyDouble> {
+  const root = await mkdtemp(join(tmpdir(), "comfy-double-"));
+  const dirs: Record<string, string> = {
+    input: join(root, "input"),
+    output: join(root, "output"),
+    temp: join(root, "temp"),
+  };
+  for (const d of Object.values(dirs)) await mkdir(d, { recursive: true });
+
+  const received: Received = {
+    prompts: [],
+    uploads: [],
+    requests: [],
+    sockets: [],
+    emptyHistoryAfterSuccess: 0,
+    interrupts: [],
+  };
+  const finishedAt = new Map<string, number>();
+  const history = new Map<string, unknown>();
+  const successNotWritten = new Set<string>();
+  const sockets = new Map<string, WebSocket>();
+  const pending: Item[] = [];
+  let running: Item | undefined;
+  let lastNode: string | undefined;
+  let counter = 0;
+  let number = 0;
+  let closed = false;
+  let interrupt: (() => void) | undefined;
+  let interrupted = false;
+  const state: ComfyDouble = { url: "", scenario, received, finishedAt, close: async () => {} };
+
+  const files = (): ServerFiles => {
+    const missing = new Set(state.scenario.missingModels ?? []);
+    const keep = (l: string[]) => l.filter((f) => !missing.has(f));
+    return {
+      diffusion_models: keep(DEFAULT_MODELS.diffusion_models),
+      text_encoders: keep(DEFAULT_MODELS.text_encoders),
+      vae: keep(DEFAULT_MODELS.vae),
+      input: state.scenario.loseUploads ? [] : received.uploads.map((u) => u.name),
+    };
+  };
+  const specs = () => {
+    const all = nodeSpecs(files());
+    for (const c of state.scenario.missingClasses ?? []) delete all[c];
+    return all;
+  };
+
+  // --- socket messages ---------------------------------------------------------------------------
+  const send = (type: string, data: unknown, sid?: string) => {
+    const text = JSON.stringify({ type, data });
+    if (sid === undefined) for (const ws of sockets.values()) ws.send(text);
+    else sockets.get(sid)?.send(text);
+  };
+  const queueInfo = () => ({ exec_info: { queue_remaining: pending.length + (running ? 1 : 0) } });
+  const queueUpdated = () => send("status", { status: queueInfo() });
+
+  // --- the prompt worker (main.py prompt_worker + execution.py PromptExecutor) ----------------------
+  const pump = () => {
+    if (running || closed || pending.length === 0) return;
+    pending.sort((a, b) => a.number - b.number);
+    running = pending.shift();
+    queueUpdated();
+    void execute(running as Item).finally(() => {
+      running = undefined;
+      lastNode = undefined;
+      pump();
+    });
+  };
+
+  const execute = async (item: Item) => {
+    const sc = state.scenario;
+    const sid = typeof item.extraData.client_id === "string" ? item.extraData.client_id : undefined;
+    const messages: Array<[string, unknown]> = [];
+    const add = (type: string, data: Record<string, unknown>, broadcast = false) => {
+      const d = { ...data, timestamp: Date.now() };
+      messages.push([type, d]);
+      if (sid !== undefined || broadcast) send(type, d, sid);
+    };
+    interrupted = false;
+    add("execution_start", { prompt_id: item.promptId });
+    add("execution_cached", { nodes: [], prompt_id: item.promptId });
+    const ui: Record<string, unknown> = {};
+    const executed: string[] = [];
+    let ok = true;
+    for (const id of executionOrder(item.prompt, item.outputs)) {
+      const node = item.prompt[id] as Prompt[string];
+      lastNode = id;
+      send("executing", { node: id, display_node: id, prompt_id: item.promptId }, sid);
+      const stop = (exceptionType: string, message: string) => {
+        ok = false;
+        add("execution_error", {
+          prompt_id: item.promptId,
+          node_id: id,
+          node_type: node.class_type,
+          executed,
+          exception_message: message,
+          exception_type: exceptionType,
+          traceback: [`  File "execution.py", line 496, in execute\n`],
+          current_inputs: {},
+          current_outputs: [],
+        });
+      };
+      if (sc.stallAt === id) await new Promise<void>((r) => (interrupt = r));
+      if (sc.failAt?.node === id) {
+        stop(
+          sc.failAt.exceptionType ?? "torch.OutOfMemoryError",
+          sc.failAt.message ?? "Allocation on device",
+        );
+        break;
+      }
+      if (node.class_type === "KSampler") {
+        const steps = Number(node.inputs.steps);
+        for (let i = 1; i <= steps && !interrupted; i++) {
+          await sleep(sc.stepMs ?? 1);
+          send("progress", { value: i, max: steps, prompt_id: item.promptId, node: id }, sid);
+        }
+      } else {
+        await sleep(sc.nodeMs ?? 1);
+      }
+      if (interrupted || closed) {
+        ok = false;
+        add(
+          "execution_interrupted",
+          { prompt_id: item.promptId, node_id: id, node_type: node.class_type, executed },
+          true,
+        );
+        break;
+      }
+      if (node.class_type === "VHS_VideoCombine") {
+        try {
+          ui[id] = await render(item.prompt, id);
+        } catch (e) {
+          stop("RuntimeError", `ffmpeg failed in the double: ${(e as Error).message}`);
+          break;
+        }
+        send(
+          "executed",
+          { node: id, display_node: id, output: ui[id], prompt_id: item.promptId },
+          sid,
+        );
+      }
+      executed.push(id);
+    }
+    if (ok) add("execution_success", { prompt_id: item.promptId });
+    successNotWritten.add(item.promptId);
+    if (sc.historyDelayMs) await sleep(sc.historyDelayMs);
+    // PromptQueue.task_done: history is written only now, after the outcome message went out.
+    history.set(item.promptId, {
+      prompt: [item.number, item.promptId, item.prompt, item.extraData, item.outputs],
+      outputs: ui,
+      status: { status_str: ok ? "success" : "error", completed: ok, messages },
+      meta: Object.fromEntries(
+        Object.keys(ui).map((id) => [
+          id,
+          { node_id: id, display_node: id, parent_node: null, real_node_id: id },
+        ]),
+      ),
+    });
+    successNotWritten.delete(item.promptId);
+    finishedAt.set(item.promptId, performance.now());
+    running = undefined;
+    queueUpdated();
+    if (sid !== undefined) send("executing", { node: null, prompt_id: item.promptId }, sid);
+  };
+
+  /** VHS_VideoCombine: an MP4 named like VideoHelperSuite's, `{prefix}_{counter:05}.mp4`. */
+  const render = async (prompt: Prompt, id: string) => {
+    const vhs = (prompt[id] as Prompt[string]).inputs;
+    const vace = Object.values(prompt).find((n) => n.class_type === "WanVaceToVideo")?.inputs ?? {};
+    const o = state.scenario.output ?? {};
+    const length = Number(vace.length ?? 81);
+    const format = String(vhs.format);
+    if (format !== "video/h264-mp4" && format !== "video/h265-mp4")
+      throw new Error(`format ${format} is not rendered by the double`);
+    const prefix = String(vhs.filename_prefix ?? "AnimateDiff");
+    const subfolder = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
+    const filename = `${basename(prefix)}_${String(++counter).padStart(5, "0")}.mp4`;
+    const type = vhs.save_output === false ? "temp" : "output";
+    const dir = join(dirs[type] as string, subfolder);
+    await mkdir(dir, { recursive: true });
+    await makeClip(dir, filename, {
+      codec: o.codec ?? (format === "video/h265-mp4" ? "hevc" : "h264"),
+      width: o.width ?? Number(vace.width ?? 832),
+      height: o.height ?? Number(vace.height ?? 480),
+      // WanVaceToVideo rounds the length down to 4k+1.
+      frames: o.frames ?? 4 * Math.floor((length - 1) / 4) + 1,
+      fps: Number(vhs.frame_rate ?? 8),
+      layout: "moov-at-end",
+      pattern: "testsrc2",
+    });
+    const fullpath = join(dir, filename);
+    return {
+      gifs: [
+        {
+          filename,
+          subfolder,
+          type,
+          format,
+          frame_rate: Number(vhs.frame_rate ?? 8),
+          workflow: filename.replace(/\.mp4$/, ".png"),
+          fullpath,
+        },
+      ],
+    };
+  };
+
+  // --- HTTP --------------------------------------------------------------------------------------
+  const authorized = (req: IncomingMessage, url: URL) => {
+    const token = state.scenario.token;
+    if (token === undefined) return true;
+    const auth = req.headers.authorization ?? "";
+    return (
+      auth === `Bearer ${token}` ||
+      auth === `Basic ${Buffer.from(`vace:${token}`).toString("base64")}` ||
+      url.searchParams.get("token") === token
+    );
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://double");
+    const path = url.pathname.replace(/^\/api(?=\/)/, "");
+    const method = req.method ?? "GET";
+    received.requests.push({
+      method,
+      path,
+      bearer: /^Bearer /.test(req.headers.authorization ?? ""),
+      tokenQuery: url.searchParams.has("token"),
+    });
+    const json = (body: unknown, status = 200) => {
+      res
+        .writeHead(status, { "content-type": "application/json; charset=utf-8" })
+        .end(JSON.stringify(body));
+    };
+    const status = (code: number, text = "") =>
+      res.writeHead(code, { "content-type": "text/plain; charset=utf-8" }).end(text);
+
+    if (state.scenario.token !== undefined) {
+      if (path === "/healthz") return status(200, "ok");
+      if (!authorized(req, url)) {
+        return res
+          .writeHead(401, {
+            "www-authenticate": 'Basic realm="vace"',
+            "content-type": "text/plain",
+          })
+          .end("unauthorized");
+      }
+    }
+    const body = async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString("utf8");
+    };
+
+    if (method === "GET" && path === "/system_stats") return json(DOUBLE_SYSTEM_STATS);
+    if (method === "GET" && path === "/object_info") return json(specs());
+    if (method === "GET" && path.startsWith("/object_info/")) {
+      const cls = decodeURIComponent(path.slice("/object_info/".length));
+      const s = specs()[cls];
+      return json(s ? { [cls]: s } : {});
+    }
+    if (method === "GET" && path.startsWith("/models/")) {
+      const folder = path.slice("/models/".length) as keyof ServerFiles;
+      const list = folder === "input" ? undefined : files()[folder];
+      return list ? json(list) : status(404);
+    }
+    if (method === "GET" && path === "/prompt") return json(queueInfo());
+    if (method === "POST" && path === "/prompt") {
+      let data: Record<string, unknown>;
+      try {
+        data = JSON.parse(await body());
+      } catch {
+        return status(500, "500 Internal Server Error");
+      }
+      const num = "number" in data ? Number(data.number) : data.front ? -number++ : number++;
+      if (!("prompt" in data)) {
+        return json(
+          {
+            error: {
+              type: "no_prompt",
+              message: "No prompt provided",
+              details: "No prompt provided",
+              extra_info: {},
+            },
+            node_errors: {},
+          },
+          400,
+        );
+      }
+      const prompt = data.prompt as Prompt;
+      const promptId = String(data.prompt_id ?? randomUUID());
+      const inputDir = dirs.input as string;
+      const v = validatePrompt(prompt, specs(), {
+        LoadImage: {
+          image: (value) =>
+            !state.scenario.loseUploads && existsSync(join(inputDir, String(value)))
+              ? undefined
+              : `Invalid image file: ${String(value)}`,
+        },
+      });
+      const extraData = { ...((data.extra_data as Record<string, unknown>) ?? {}) };
+      if ("client_id" in data) extraData.client_id = data.client_id;
+      if (!v.ok) return json({ error: v.error, node_errors: v.nodeErrors }, 400);
+      received.prompts.push({
+        promptId,
+        clientId: extraData.client_id as string | undefined,
+        prompt,
+      });
+      pending.push({ number: num, promptId, prompt, extraData, outputs: v.outputs });
+      queueUpdated();
+      pump();
+      return json({ prompt_id: promptId, number: num, node_errors: v.nodeErrors });
+    }
+    if (method === "GET" && path === "/queue") {
+      const row = (i: Item) => [i.number, i.promptId, i.prompt, i.extraData, i.outputs];
+      return json({
+        queue_running: running ? [row(running)] : [],
+        queue_pending: pending.map(row),
+      });
+    }
+    if (method === "POST" && path === "/queue") {
+      const data = JSON.parse((await body()) || "{}");
+      if (data.clear) pending.length = 0;
+      for (const id of data.delete ?? []) {
+        const i = pending.findIndex((p) => p.promptId === id);
+        if (i >= 0) pending.splice(i, 1);
+      }
+      queueUpdated();
+      return status(200);
+    }
+    if (method === "POST" && path === "/interrupt") {
+      let target: unknown;
+      try {
+        target = JSON.parse((await body()) || "{}").prompt_id;
+      } catch {}
+      if (running && (target === undefined || target === running.promptId)) {
+        received.interrupts.push(running.promptId);
+        interrupted = true;
+        interrupt?.();
+      }
+      return status(200);
+    }
+    if (method === "POST" && path === "/free") return status(200);
+    if (method === "GET" && path === "/history") return json(Object.fromEntries(history));
+    if (method === "GET" && path.startsWith("/history/")) {
+      const id = decodeURIComponent(path.slice("/history/".length));
+      const entry = history.get(id);
+      if (!entry && successNotWritten.has(id)) received.emptyHistoryAfterSuccess++;
+      return json(entry ? { [id]: entry } : {});
+    }
+    if (method === "POST" && path === "/history") {
+      const data = JSON.parse((await body()) || "{}");
+      if (data.clear) history.clear();
+      for (const id of data.delete ?? []) history.delete(id);
+      return status(200);
+    }
+    if (method === "GET" && path === "/view") return view(url, res, status);
+    if (method === "POST" && path === "/upload/image") return upload(req, url, json, status);
+    return status(404, "404: Not Found");
+  };
+
+  /** server.py view_image. */
+  const view = (url: URL, res: ServerResponse, status: (c: number) => void) => {
+    const q = url.searchParams;
+    const raw = q.get("filename");
+    if (raw === null) return status(404);
+    let filename = raw;
+    let dir: string | undefined;
+    const annotated = /^(.*) \[(output|input|temp)\]$/.exec(raw);
+    if (annotated) {
+      filename = annotated[1] as string;
+      dir = dirs[annotated[2] as string];
+    }
+    if (!filename) return status(400);
+    if (filename.startsWith("/") || filename.includes("..")) return status(400);
+    dir ??= dirs[q.get("type") ?? "output"];
+    if (!dir) return status(400);
+    const sub = q.get("subfolder");
+    if (sub !== null) {
+      const full = resolve(dir, sub);
+      const rel = relative(dir, full);
+      if (rel.startsWith("..") || isAbsolute(rel)) return status(403);
+      dir = full;
+    }
+    const file = join(dir, basename(filename));
+    if (!existsSync(file) || !statSync(file).isFile()) return status(404);
+    res.writeHead(200, {
+      "content-type": MIME[extname(file)] ?? "application/octet-stream",
+      "content-length": statSync(file).size,
+      "content-disposition": `filename="${basename(filename)}"`,
+    });
+    createReadStream(file).pipe(res);
+  };
+
+  /** server.py image_upload. */
+  const upload = async (
+    req: IncomingMessage,
+    url: URL,
+    json: (b: unknown) => void,
+    status: (c: number) => void,
+  ) => {
+    const form = await new Request(url, {
+      method: "POST",
+      headers: req.headers as Record<string, string>,
+      body: Readable.toWeb(req) as ReadableStream,
+      duplex: "half",
+    } as RequestInit).formData();
+    const image = form.get("image");
+    if (!(image instanceof File)) return status(400);
+    if (!image.name) return status(400);
+    const type = String(form.get("type") ?? "input");
+    const base = dirs[type];
+    if (!base) return status(400);
+    const subfolder = String(form.get("subfolder") ?? "");
+    const folder = join(base, normalize(subfolder));
+    let name = image.name;
+    let path = resolve(folder, name);
+    const rel = relative(base, path);
+    if (rel.startsWith("..") || isAbsolute(rel)) return status(400);
+    await mkdir(folder, { recursive: true });
+    const data = Buffer.from(await image.arrayBuffer());
+    const overwrite = form.get("overwrite");
+    let duplicate = false;
+    if (overwrite !== "true" && overwrite !== "1") {
+      const ext = extname(name);
+      const stem = name.slice(0, name.length - ext.length);
+      for (let i = 1; existsSync(path); i++) {
+        if (sha256(await readFile(path)) === sha256(data)) {
+          duplicate = true;
+          break;
+        }
+        name = `${stem} (${i})${ext}`;
+        path = join(folder, name);
+      }
+    }
+    if (!duplicate) await writeFile(path, data);
+    if (type === "input") {
+      const stored = subfolder ? `${subfolder}/${name}` : name;
+      if (!received.uploads.some((u) => u.name === stored))
+        received.uploads.push({ name: stored, bytes: data.length });
+    }
+    return json({ name, subfolder, type });
+  };
+
+  // --- server and socket upgrade --------------------------------------------------------------------
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res).catch((e) => {
+      if (!res.headersSent) res.writeHead(500).end(String(e));
+    });
+  };
+  const server = options.tls
+    ? createHttpsServer(
+        { cert: await readFile(LOOPBACK_CERT), key: await readFile(LOOPBACK_KEY) },
+        listener,
+      )
+    : createServer(listener);
+  const wss = new WebSocketServer({ noServer: true });
+  server.on("upgrade", (req, socket, head) => {
+    const url = new URL(req.url ?? "/", "http://double");
+    const path = url.pathname.replace(/^\/api(?=\/)/, "");
+    if (path !== "/ws") return socket.destroy();
+    if (!authorized(req, url)) {
+      socket.end(
+        'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="vace"\r\nContent-Length: 0\r\n\r\n',
+      );
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const sid = url.searchParams.get("clientId") || randomUUID().replaceAll("-", "");
+      sockets.get(sid)?.close();
+      sockets.set(sid, ws);
+      received.sockets.push({
+        clientId: sid,
+        bearer: /^Bearer /.test(req.headers.authorization ?? ""),
+        tokenQuery: url.searchParams.has("token"),
+      });
+      ws.on("close", () => {
+        if (sockets.get(sid) === ws) sockets.delete(sid);
+      });
+      send("status", { status: queueInfo(), sid }, sid);
+      if (running?.extraData.client_id === sid && lastNode !== undefined)
+        send("executing", { node: lastNode }, sid);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  state.url = `${options.tls ? "https" : "http"}://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  state.close = async () => {
+    closed = true;
+    interrupted = true;
+    interrupt?.();
+    for (const ws of sockets.values()) ws.terminate();
+    wss.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+    // Let a render in flight finish writing before its directory goes.
+    while (running) await sleep(5);
+    await rm(root, { recursive: true, force: true });
+  };
+  return state;
+}
+
+/** Dependencies before dependents, for the nodes the outputs need (ExecutionList's order, simplified). */
+export function executionOrder(prompt: Prompt, outputs: string[]): string[] {
+  const order: string[] = [];
+  const seen = new Set<string>();
+  const visit = (id: string) => {
+    if (seen.has(id) || !prompt[id]) return;
+    seen.add(id);
+    for (const v of Object.values(prompt[id].inputs)) {
+      if (Array.isArray(v) && v.length === 2 && typeof v[0] === "string") visit(v[0]);
+    }
+    order.push(id);
+  };
+  for (const o of [...outputs].sort()) visit(o);
+  return order;
+}
+
+const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
