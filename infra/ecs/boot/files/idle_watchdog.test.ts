@@ -1,19 +1,10 @@
 import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../../../docker/gateway/launch";
 import { requireBinary } from "../../../../test/binaries";
 import { FakeCloud, INSTANCE_ID, runPython } from "./fake-cloud";
-
-/** A loopback port with nothing listening (ComfyUI not started). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function pythonJson(code: string, args: string[]): Promise<unknown> {
   const result = await runPython(["-c", code, ...args]);
@@ -48,7 +39,7 @@ describe("idle watchdog", () => {
       ["comfyui down", 5 * H, 0, 3 * H, "down"],
       ["request before this boot", 5 * H, 4.5 * H, 1 * H, "idle"],
     ];
-    const port = await closedPort();
+    const port = await freePort(); // nothing listens there: ComfyUI not started
     cloud.queue = { running: [], pending: [[1, "p1", {}, {}, []]] };
     const busy = `${cloud.url}/queue`;
     denied.queue = "error";
