@@ -305,8 +305,8 @@ async function attempt(
 }
 
 /**
- * Streams the body to disk at `state.offset`. The hash is updated only after the bytes are written,
- * so after any failure (a cut connection, a full disk) the file prefix and the hash still agree.
+ * Streams the body to disk at `state.offset`. The hash and offset advance only after the bytes are
+ * written, so after any failure (a cut connection, a full disk) the file prefix and the hash agree.
  */
 async function writeBody(
   body: AsyncIterable<Buffer>,
@@ -324,9 +324,13 @@ async function writeBody(
     const n = pendingBytes;
     pending = [];
     pendingBytes = 0;
-    const { bytesWritten } = await fh.writev(buffers, state.offset);
+    // Hash a copy while the write is in flight; it replaces the state only once the write is done.
+    const written = fh.writev(buffers, state.offset);
+    const hash = state.hash.copy();
+    for (const b of buffers) hash.update(b);
+    const { bytesWritten } = await written;
     if (bytesWritten !== n) throw new Error(`short write to ${partial}: ${bytesWritten} of ${n}`);
-    for (const b of buffers) state.hash.update(b);
+    state.hash = hash;
     state.offset += n;
     s.emit({ type: "bytes", name: entry.name, done: state.offset, total: entry.size });
   };

@@ -28,10 +28,15 @@ const BLOCK = 1024 * 1024;
 export function generatedContent(size: number, seed = "wan-vace"): Content {
   const key = createHash("sha256").update(seed).digest().subarray(0, 16);
   const zeros = Buffer.alloc(BLOCK);
+  // Sequential reads come in smaller pieces than a block: keep the last block.
+  let cached: { i: number; data: Buffer } | undefined;
   const block = (i: number): Buffer => {
-    const iv = Buffer.alloc(16);
-    iv.writeBigUInt64BE(BigInt((i * BLOCK) / 16), 8);
-    return createCipheriv("aes-128-ctr", key, iv).update(zeros);
+    if (cached?.i !== i) {
+      const iv = Buffer.alloc(16);
+      iv.writeBigUInt64BE(BigInt((i * BLOCK) / 16), 8);
+      cached = { i, data: createCipheriv("aes-128-ctr", key, iv).update(zeros) };
+    }
+    return cached.data;
   };
   return {
     size,
