@@ -269,7 +269,13 @@ const schema = z
         error: "must be a DNS name like vace.example.com",
       })
       .optional(),
-    acmeEmail: z.email({ error: "must be an email address" }).optional(),
+    acmeEmail: z
+      .string()
+      // Narrower than RFC 5322: what the gateway and the boot scripts accept verbatim.
+      .regex(/^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/, {
+        error: "must be an email address (letters, digits and . _ % + - only)",
+      })
+      .optional(),
     systemDiskSize: int(60, 500).default(100),
     eipBandwidth: int(1, 200).default(100),
     owner: z

@@ -7,6 +7,8 @@ const PACKAGE: Record<string, string> = {
   ffprobe: "ffmpeg",
   "cloud-init": "cloud-init",
   shellcheck: "shellcheck",
+  "systemd-analyze": "systemd",
+  python3: "python3",
 };
 
 /**

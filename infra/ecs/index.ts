@@ -195,7 +195,14 @@ export class EcsDeployment extends pulumi.ComponentResource {
         ...(c.keyPairName !== undefined && { keyName: c.keyPairName }),
         tags,
       },
-      { ...child, dependsOn: [secret] },
+      {
+        ...child,
+        dependsOn: [secret],
+        // cloud-init runs user-data once per instance, so new user-data (a new image, say) needs
+        // a new instance; delete first so two GPUs are never billed and the EIP moves cleanly.
+        replaceOnChanges: ["userData"],
+        deleteBeforeReplace: true,
+      },
     );
 
     const account = alicloud.getCallerIdentityOutput(child);
