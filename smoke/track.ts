@@ -258,36 +258,33 @@ export async function trackPrompt(o: TrackOptions): Promise<TrackResult> {
     }
   };
 
-  await withDeadline(
-    "queueWait",
-    o.queueTimeoutMs,
-    () => describeState(state, o.nodeClass),
-    async (signal) => {
-      while (!state.started) await step(signal, "queueWait");
-    },
-  );
+  /** A deadline whose timeout message says where the run was. */
+  const until = (
+    phase: "queueWait" | "execution",
+    ms: number,
+    fn: (signal: AbortSignal) => Promise<void>,
+  ) => withDeadline(phase, ms, () => describeState(state, o.nodeClass), fn);
+
+  await until("queueWait", o.queueTimeoutMs, async (signal) => {
+    while (!state.started) await step(signal, "queueWait");
+  });
   o.onStarted?.();
 
-  await withDeadline(
-    "execution",
-    o.executionTimeoutMs,
-    () => describeState(state, o.nodeClass),
-    async (signal) => {
-      while (!state.outcome) await step(signal, "execution");
-      if (state.outcome.kind !== "success") {
-        throw new SmokeError("execution", "execution", describeOutcome(state.outcome));
-      }
-      // The history race: execution_success is sent before task_done() writes the entry.
-      let delay = 50;
-      while (!history) {
-        history = await fetchHistory(signal, "execution");
-        if (history) break;
-        historyRetries++;
-        await pause(state.historyWritten ? 0 : delay, signal);
-        delay = Math.min(delay * 2, fastPoll);
-      }
-    },
-  );
+  await until("execution", o.executionTimeoutMs, async (signal) => {
+    while (!state.outcome) await step(signal, "execution");
+    if (state.outcome.kind !== "success") {
+      throw new SmokeError("execution", "execution", describeOutcome(state.outcome));
+    }
+    // The history race: execution_success is sent before task_done() writes the entry.
+    let delay = 50;
+    while (!history) {
+      history = await fetchHistory(signal, "execution");
+      if (history) break;
+      historyRetries++;
+      await pause(state.historyWritten ? 0 : delay, signal);
+      delay = Math.min(delay * 2, fastPoll);
+    }
+  });
   if (historyRetries > 0) {
     o.log(
       `  /history was empty ${historyRetries}× after execution_success (ComfyUI's history race); retried`,

@@ -1,0 +1,85 @@
+/**
+ * The smoke through the real gateway (docker/gateway/run → Caddy, TLS from Caddy's internal CA)
+ * in front of the ComfyUI double: the path a deployed instance takes, token and certificate pin included.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Gateway, startGateway } from "../docker/gateway/launch";
+import { requireBinary } from "../test/binaries";
+import { type ComfyDouble, startComfyDouble } from "../test/doubles/comfyui/server";
+import { tempDir } from "../test/fixtures/video";
+import { runSmoke, type SmokeOptions } from "./run";
+
+const TOKEN = randomBytes(24).toString("hex");
+let comfy: ComfyDouble;
+let gateway: Gateway;
+let ca: string;
+let tmp: { dir: string; cleanup: () => Promise<void> };
+
+beforeAll(async () => {
+  requireBinary("caddy");
+  requireBinary("ffmpeg");
+  tmp = await tempDir("vace-smoke-gw-");
+  comfy = await startComfyDouble();
+  gateway = await startGateway({
+    VACE_TOKEN: TOKEN,
+    VACE_UPSTREAM: new URL(comfy.url).host,
+    VACE_TLS: "internal",
+  });
+  ca = await readFile(
+    join(gateway.dataDir, "caddy", "pki", "authorities", "local", "root.crt"),
+    "utf8",
+  );
+});
+afterAll(async () => {
+  await gateway?.stop();
+  await comfy?.close();
+  await tmp?.cleanup();
+});
+
+const smoke = (extra: Partial<SmokeOptions>) =>
+  runSmoke({
+    url: gateway.url,
+    token: TOKEN,
+    ca,
+    profile: "ci",
+    outDir: join(tmp.dir, randomUUID()),
+    timeoutMs: 20_000,
+    readyBackoffMs: { initial: 50, max: 200 },
+    ...extra,
+  });
+
+describe("vace smoke through the real gateway (Caddy, TLS, token)", () => {
+  it("passes, tracking by WebSocket through the proxy, with the certificate pinned", async () => {
+    const r = await smoke({});
+    expect(r.error).toBeNull();
+    expect(r.exitCode).toBe(0);
+    expect(r.tracking).toBe("websocket");
+    expect(r.url).toBe(`${gateway.url}/`);
+    expect(comfy.received.sockets).toHaveLength(1);
+    // Nothing the gateway logs carries the token (it arrives as Bearer and as ?token= on the socket).
+    expect(gateway.output()).not.toContain(TOKEN);
+  });
+
+  it("exits 3 when the gateway rejects the token, and nothing but the health probe reaches ComfyUI", async () => {
+    const before = comfy.received.requests.length;
+    const r = await smoke({ token: "x".repeat(40) });
+    expect(r.exitCode).toBe(3);
+    expect(r.error?.message).toContain(
+      "the gateway rejected the token (HTTP 401 on GET /system_stats)",
+    );
+    // /healthz needs no token; the gateway answers it by asking ComfyUI for GET /prompt.
+    expect(comfy.received.requests.slice(before).map((q) => `${q.method} ${q.path}`)).toEqual([
+      "GET /prompt",
+    ]);
+  });
+
+  it("exits 4 when ComfyUI behind the gateway is down, quoting the gateway's 503", async () => {
+    await comfy.close();
+    const r = await smoke({ phaseTimeoutsMs: { ready: 800 } });
+    expect(r.exitCode).toBe(4);
+    expect(r.error?.message).toMatch(/^ready timed out after 0\.8 s: GET \/healthz answered 503/);
+  });
+});
