@@ -2,9 +2,11 @@
  * End to end: the smoke against the ComfyUI protocol double, which renders real H.264 MP4s with ffmpeg.
  * One run per failure mode, each checked for its contract-4 exit code and a message naming what broke.
  */
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { XMLParser } from "fast-xml-parser";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { runCli } from "../cli/index";
@@ -20,6 +22,7 @@ import { runSmoke, type SmokeOptions } from "./run";
 import { NODE } from "./workflow";
 
 const TOKEN = "s3cret-token-for-tests";
+const run = promisify(execFile);
 let tmp: { dir: string; cleanup: () => Promise<void> };
 const doubles: ComfyDouble[] = [];
 
@@ -275,6 +278,19 @@ describe("vace smoke CLI (contract 4)", () => {
       "@_skipped": "0",
     });
     expect(Number(suite["@_tests"])).toBe(7 + report.verification.checks.length);
+  });
+
+  it("runs as `npm run --silent vace -- smoke` with the token from VACE_TOKEN, exit code 0", async () => {
+    const d = await double({ token: TOKEN });
+    const r = await run(
+      "npm",
+      ["run", "--silent", "vace", "--", "smoke", "--url", d.url, "--out", join(tmp.dir, "npm")],
+      {
+        env: { ...process.env, VACE_TOKEN: TOKEN },
+      },
+    );
+    expect(r.stdout).toMatch(/smoke passed: .*VACE_video_00001\.mp4 verified/);
+    expect(r.stdout + r.stderr).not.toContain(TOKEN);
   });
 
   it("exits 3 when the gateway rejects the token, without printing it", async () => {
