@@ -16,7 +16,13 @@ import {
   startRecordingUpstream,
   VIEW_BYTE,
 } from "../../test/doubles/upstream/recording-upstream";
-import { freePort, type Gateway, startGateway } from "./launch";
+import {
+  freePort,
+  GATEWAY_CADDYFILE,
+  type Gateway,
+  startGateway,
+  startGatewayWith,
+} from "./launch";
 
 requireBinary("caddy");
 
@@ -312,6 +318,38 @@ describe("security headers", () => {
     expect(res.headers.server).toBeUndefined();
     // Plain HTTP (VACE_TLS=off) must not claim HSTS; the TLS tests check it is there.
     expect(res.headers["strict-transport-security"]).toBeUndefined();
+  });
+});
+
+describe("Caddy started without the launcher (no token in its environment)", () => {
+  it("an empty credential never matches the empty token", async () => {
+    const bare = await startGatewayWith((port) => ({
+      command: "caddy",
+      args: ["run", "--adapter", "caddyfile", "--config", GATEWAY_CADDYFILE],
+      // What the launcher would export, minus the token and the derived credential.
+      env: {
+        VACE_UPSTREAM: upstream.hostPort,
+        VACE_GATEWAY_SITE: `http://:${port}`,
+        VACE_GATEWAY_TLS: "off",
+        VACE_GATEWAY_BIND_MODE: "host",
+        VACE_GATEWAY_BIND: "127.0.0.1",
+        VACE_GATEWAY_ACCESS_LOG: "stdout",
+      },
+      scheme: "http",
+    }));
+    try {
+      const attempts: Array<Record<string, string>> = [
+        {},
+        { authorization: "Bearer " },
+        { authorization: "Basic " },
+      ];
+      for (const headers of attempts) {
+        expect((await get(bare.url, "/queue?case=bare&token=", headers)).status).toBe(401);
+      }
+      expect(upstream.received("case=bare")).toHaveLength(0);
+    } finally {
+      await bare.stop();
+    }
   });
 });
 

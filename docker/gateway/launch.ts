@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export const GATEWAY_RUN = join(__dirname, "run");
+export const GATEWAY_CADDYFILE = join(__dirname, "Caddyfile");
 
 export interface GatewayEnv {
   VACE_TOKEN: string;
@@ -60,19 +61,43 @@ function exited(child: ChildProcess): Promise<void> {
   });
 }
 
+/** What to run once a port is chosen: a command, its environment, and the scheme it serves. */
+export interface LaunchSpec {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  scheme: "http" | "https";
+}
+
 /** Runs docker/gateway/run with `env` on 127.0.0.1:<free port> and waits until it accepts. */
-export async function startGateway(env: GatewayEnv, timeoutMs = 10_000): Promise<Gateway> {
+export function startGateway(env: GatewayEnv, timeoutMs = 10_000): Promise<Gateway> {
+  return startGatewayWith(
+    (port) => ({
+      command: GATEWAY_RUN,
+      args: [],
+      env: { VACE_LISTEN: `127.0.0.1:${port}`, ...env },
+      scheme: env.VACE_TLS === "off" ? "http" : "https",
+    }),
+    timeoutMs,
+  );
+}
+
+/** Like startGateway, for any command (e.g. caddy itself); private HOME and XDG directories. */
+export async function startGatewayWith(
+  spec: (port: number) => LaunchSpec,
+  timeoutMs = 10_000,
+): Promise<Gateway> {
   const port = await freePort();
+  const { command, args, env, scheme } = spec(port);
   const scratch = mkdtempSync(join(tmpdir(), "vace-gw-"));
   const dataDir = join(scratch, "data");
   const configDir = join(scratch, "config");
-  const child = spawn(GATEWAY_RUN, [], {
+  const child = spawn(command, args, {
     env: {
       PATH: process.env.PATH,
       HOME: scratch,
       XDG_DATA_HOME: dataDir,
       XDG_CONFIG_HOME: configDir,
-      VACE_LISTEN: `127.0.0.1:${port}`,
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -97,7 +122,6 @@ export async function startGateway(env: GatewayEnv, timeoutMs = 10_000): Promise
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  const scheme = env.VACE_TLS === "off" ? "http" : "https";
   return {
     port,
     url: `${scheme}://127.0.0.1:${port}`,
