@@ -14,6 +14,7 @@ export const PROJECT = "wan-vace";
 /** A-Z a-z 0-9 `_` `-`: what the gateway accepts (it compares the token literally in headers and URLs). */
 const TOKEN_CHARSET = /^[A-Za-z0-9_-]+$/;
 export const MIN_TOKEN_LENGTH = 32;
+export const MAX_TOKEN_LENGTH = 512;
 
 /**
  * GPU families we know fit Wan2.1-VACE-1.3B (alicloud-facts §1): gn6i (T4), gn7i (A10), gn7e, gn8is
@@ -247,6 +248,12 @@ const schema = z
             code: "custom",
             input: "[secret]",
             message: `must be at least ${MIN_TOKEN_LENGTH} characters (got ${ctx.value.length}); omit it to generate one`,
+          });
+        if (ctx.value.length > MAX_TOKEN_LENGTH)
+          ctx.issues.push({
+            code: "custom",
+            input: "[secret]",
+            message: `must be at most ${MAX_TOKEN_LENGTH} characters (got ${ctx.value.length})`,
           });
         if (!TOKEN_CHARSET.test(ctx.value))
           ctx.issues.push({

@@ -9,6 +9,7 @@ const PACKAGE: Record<string, string> = {
   shellcheck: "shellcheck",
   "systemd-analyze": "systemd",
   python3: "python3",
+  openssl: "openssl",
 };
 
 /**
