@@ -173,6 +173,21 @@ describe("fetchModel against a real local HTTP server", () => {
     expect((await readFile(join(dir, "vae", "t.safetensors"))).equals(f.buf)).toBe(true);
   });
 
+  it("treats a body that ends cleanly but short as a failure, and gives up when it never grows", async () => {
+    const f = modelFile("s.safetensors", MiB);
+    const s = await serve({ "/s": { content: f.content, endAt: 300_000, ignoreRange: true } });
+    const err = await fetchModel(f.entry([`${s.url}/s`]), { dir, ...fast, retries: 2 }).catch(
+      (e) => e,
+    );
+
+    expect((err as Error).message).toContain(
+      `gave up after 3 failed attempts; last: response ended at byte 300000 of ${MiB}`,
+    );
+    // Attempt 1 gets 300000 bytes, then fails; attempts 2 and 3 restart at 0 and stop at the same
+    // byte, so they make no progress, and the count reaches 1 + retries.
+    expect(s.requests).toHaveLength(3);
+  });
+
   it("rejects a source whose size contradicts the manifest without downloading it", async () => {
     const f = modelFile("h.safetensors", MiB);
     const s = await serve({ "/h": { content: bufferContent(randomBytes(MiB + 1)) } });

@@ -302,6 +302,11 @@ async function attempt(
   }
   if (decision.action === "restart") resetState(state);
   await writeBody(res.body, partial, state, entry, s);
+  // A body that ends cleanly but early (no Content-Length to hold the server to) is a failure too:
+  // otherwise a server that always stops short would be asked again forever.
+  if (state.offset < entry.size) {
+    throw new RetryableError(`response ended at byte ${state.offset} of ${entry.size}`);
+  }
 }
 
 /**

@@ -70,6 +70,8 @@ export interface Route {
   failFirst?: number;
   /** For the first request only: send this many body bytes, then destroy the socket. */
   cutAfter?: number;
+  /** Every response: no Content-Length (chunked), and a clean end at this byte of the file. */
+  endAt?: number;
   /** Always send the whole file with 200, whatever Range says. */
   ignoreRange?: boolean;
   /** 302 to this path. */
@@ -148,21 +150,27 @@ export async function startModelServer(
       if (start >= content.size) return answer(416, { "content-range": `bytes */${content.size}` });
       record(206);
       res.writeHead(206, {
-        "content-length": content.size - start,
+        ...(route.endAt === undefined ? { "content-length": content.size - start } : {}),
         "content-range": `bytes ${start}-${content.size - 1}/${content.size}`,
         "accept-ranges": "bytes",
       });
     } else {
       record(200);
-      res.writeHead(200, { "content-length": content.size, "accept-ranges": "bytes" });
+      res.writeHead(200, {
+        ...(route.endAt === undefined ? { "content-length": content.size } : {}),
+        "accept-ranges": "bytes",
+      });
     }
-    const stopAt = route.cutAfter !== undefined && n === 1 ? start + route.cutAfter : content.size;
+    const stopAt =
+      route.cutAfter !== undefined && n === 1
+        ? start + route.cutAfter
+        : Math.min(content.size, route.endAt ?? content.size);
     for (let pos = start; pos < stopAt; ) {
       const end = Math.min(stopAt, pos + 256 * 1024);
       if (!res.write(content.read(pos, end))) await once(res, "drain");
       pos = end;
     }
-    if (stopAt < content.size) {
+    if (stopAt < content.size && route.endAt === undefined) {
       // Let the bytes already written leave, then drop the connection mid-body.
       await new Promise((r) => setTimeout(r, 20));
       return void req.socket.destroy();
