@@ -111,6 +111,13 @@ describe("parseConfig", () => {
     ],
     ["acme without a domain", { tls: "acme" }, "wan-vace:domain", /required when tls is "acme"/],
     [
+      "an ACME email the gateway cannot take",
+      { tls: "acme", domain: "vace.example.com", acmeEmail: "o'brien@example.com" },
+      "wan-vace:acmeEmail",
+      /email address/,
+    ],
+    ["a token that is too long", { token: "x".repeat(513) }, "wan-vace:token", /at most 512/],
+    [
       "a domain without acme",
       { domain: "vace.example.com" },
       "wan-vace:domain",
