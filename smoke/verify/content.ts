@@ -23,6 +23,8 @@ export interface GrayFrame {
 export const SAMPLE_COUNT = 5;
 /** Longest side of the analysed frames; larger frames are downscaled (area) before measuring. */
 export const ANALYSIS_MAX_SIDE = 128;
+/** How long ffmpeg may take to decode the samples before the content check fails. */
+export const DECODE_TIMEOUT_MS = 120_000;
 /** Side of the windows the motion measure compares (at analysis size: ~30 px of a 480P frame). */
 export const MOTION_BLOCK = 8;
 
@@ -77,7 +79,8 @@ export async function decodeGrayFrames(
       ...["-vf", `select='${select}',scale=${size.width}:${size.height}:flags=area,format=gray`],
       ...["-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1"],
     ],
-    { encoding: "buffer", maxBuffer: frameBytes * indices.length + 1024 },
+    // A bound on a pathological file; a 49-frame 480P clip decodes in about 0.1 s.
+    { encoding: "buffer", maxBuffer: 2 * frameBytes * indices.length, timeout: DECODE_TIMEOUT_MS },
   );
   const frames: GrayFrame[] = [];
   for (let off = 0; off + frameBytes <= stdout.length; off += frameBytes) {

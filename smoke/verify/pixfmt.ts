@@ -33,12 +33,19 @@ export function pixFmtFromAvcC(profileIdc: number, ext: Uint8Array | undefined):
   return pixFmtName((ext[0] as number) & 0b11, ((ext[1] as number) & 0b111) + 8);
 }
 
-/** The pixel format of the first video stream according to ffprobe, or null when it cannot tell. */
+/**
+ * The pixel format of the first video stream according to ffprobe, or null when it cannot tell
+ * (then the pix_fmt check fails as "unknown": this check proves the format, it never guesses).
+ */
 export async function probePixFmt(file: string, ffprobe = "ffprobe"): Promise<string | null> {
-  const { stdout } = await run(ffprobe, [
-    ...["-v", "error", "-select_streams", "v:0"],
-    ...["-show_entries", "stream=pix_fmt", "-of", "default=noprint_wrappers=1:nokey=1", file],
-  ]);
+  const { stdout } = await run(
+    ffprobe,
+    [
+      ...["-v", "error", "-select_streams", "v:0"],
+      ...["-show_entries", "stream=pix_fmt", "-of", "default=noprint_wrappers=1:nokey=1", file],
+    ],
+    { timeout: 30_000 },
+  ).catch(() => ({ stdout: "" }));
   const name = stdout.trim();
   return name && name !== "unknown" ? name : null;
 }

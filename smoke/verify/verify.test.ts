@@ -170,8 +170,14 @@ describe("verifyVideo: structure", () => {
     expect(check(r, "container")?.actual).toEqual(["qt  "]);
   });
 
-  it("throws UnreadableVideoError for truncated, truncated fragmented, empty and missing files", async () => {
+  it("throws UnreadableVideoError for truncated, empty, missing and image files", async () => {
+    const gif = join(dir, "out.gif");
+    const png = join(dir, "out.png");
+    await writeFile(gif, "GIF89a\x01\x00\x01\x00");
+    await writeFile(png, Buffer.from("89504e470d0a1a0a0000000d49484452", "hex"));
     const cases: [string, RegExp][] = [
+      [gif, /not an MP4: it is a GIF/],
+      [png, /not an MP4: it is a PNG image/],
       [
         file.truncated,
         /truncated: the 'mdat' box at byte \d+ declares \d+ bytes, but the file ends after \d+/,
