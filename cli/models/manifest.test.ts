@@ -79,6 +79,26 @@ describe("docker/models.json", () => {
     }
   });
 
+  it("has every file the deployed workflow loads, in the folder its loader reads", () => {
+    // The failure RunPod #163 shipped: a model in one folder, a loader reading another.
+    const loaders: Record<string, [input: string, folder: string]> = {
+      UNETLoader: ["unet_name", "diffusion_models"],
+      CLIPLoader: ["clip_name", "text_encoders"],
+      VAELoader: ["vae_name", "vae"],
+    };
+    const workflow: Record<string, { class_type: string; inputs: Record<string, unknown> }> =
+      JSON.parse(readFileSync(join(ROOT, "workflows/vace-r2v.json"), "utf8"));
+    const wanted = Object.values(workflow).flatMap((n) => {
+      const l = loaders[n.class_type];
+      return l ? [[String(n.inputs[l[0]]), l[1]]] : [];
+    });
+    expect(wanted).toHaveLength(3);
+    const have = manifest.models.map((m) => [m.name, m.folder]);
+    for (const w of wanted) expect(have).toContainEqual(w);
+    const unet = Object.values(workflow).find((n) => n.class_type === "UNETLoader");
+    expect(unet?.inputs.weight_dtype).toBe("fp8_e4m3fn_fast");
+  });
+
   it("records the sizes of comfyui-api-facts §5 (11.3 GB in all)", () => {
     expect(manifest.models.map((m) => m.size)).toEqual([4_309_519_800, 6_735_906_897, 253_815_318]);
   });
