@@ -6,6 +6,7 @@
  * real clips; `bench/verify-thresholds.bench.ts` measures them and docs/verify.md lists them.
  */
 import { execFile } from "node:child_process";
+import { resolve } from "node:path";
 import { promisify } from "node:util";
 import { round3 } from "./round";
 import type { VerifyCheck } from "./types";
@@ -75,7 +76,8 @@ export async function decodeGrayFrames(
   const { stdout } = await run(
     ffmpeg,
     [
-      ...["-v", "error", "-nostdin", "-i", file, "-an", "-sn", "-map", "0:v:0"],
+      // file: keeps a name like "http:…" or "concat:…" a local path, never a protocol.
+      ...["-v", "error", "-nostdin", "-i", `file:${resolve(file)}`, "-an", "-sn", "-map", "0:v:0"],
       ...["-vf", `select='${select}',scale=${size.width}:${size.height}:flags=area,format=gray`],
       ...["-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1"],
     ],

@@ -173,7 +173,6 @@ describe("structural checks", () => {
   };
   const facts: Mp4Facts = {
     brands: ["isom", "isom", "iso2", "avc1", "mp41"],
-    fragmented: false,
     video,
   };
   const failedOf = (f: Mp4Facts, e = {}, pix: string | null = "yuv420p") =>

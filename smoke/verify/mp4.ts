@@ -39,7 +39,6 @@ export interface VideoTrackFacts {
 export interface Mp4Facts {
   /** Major brand first, then the compatible brands, as in ftyp. Empty without ftyp. */
   brands: string[];
-  fragmented: boolean;
   /** The first video track, or null when the file has none. */
   video: VideoTrackFacts | null;
 }
@@ -122,6 +121,15 @@ function parse(data: Buffer) {
   return { iso, movie: movie as Movie | null, messages: [...new Set(clean)] };
 }
 
+/** The pixel format the decoder configuration record (avcC or hvcC) declares, if it does. */
+function configRecordPixFmt(entry: VisualSampleEntry): string | null {
+  if (entry.avcC) return pixFmtFromAvcC(entry.avcC.AVCProfileIndication, entry.avcC.ext);
+  if (entry.hvcC) {
+    return pixFmtName(entry.hvcC.chroma_format_idc, entry.hvcC.bit_depth_luma_minus8 + 8);
+  }
+  return null;
+}
+
 export async function readMp4(file: string): Promise<Mp4Facts> {
   let data: Buffer;
   try {
@@ -161,7 +169,7 @@ export async function readMp4(file: string): Promise<Mp4Facts> {
   if (cut) throw new UnreadableVideoError(file, cut);
   const entry = trak?.mdia.minf.stbl.stsd.entries[0];
   if (!track || !(entry instanceof VisualSampleEntry)) {
-    return { brands: info.brands, fragmented: info.isFragmented, video: null };
+    return { brands: info.brands, video: null };
   }
   const durations = samples.map((s) => s.duration).sort((a, b) => a - b);
   const median = durations[durations.length >> 1];
@@ -173,7 +181,6 @@ export async function readMp4(file: string): Promise<Mp4Facts> {
   const durationS = movieSeconds || fragmentSeconds || mediaSeconds || null;
   return {
     brands: info.brands,
-    fragmented: info.isFragmented,
     video: {
       sampleEntry: entry.type,
       codec: track.codec,
@@ -182,11 +189,7 @@ export async function readMp4(file: string): Promise<Mp4Facts> {
       frames: samples.length,
       fps: median ? track.timescale / median : null,
       durationS,
-      pixFmt: entry.avcC
-        ? pixFmtFromAvcC(entry.avcC.AVCProfileIndication, entry.avcC.ext)
-        : entry.hvcC
-          ? pixFmtName(entry.hvcC.chroma_format_idc, entry.hvcC.bit_depth_luma_minus8 + 8)
-          : null,
+      pixFmt: configRecordPixFmt(entry),
     },
   };
 }

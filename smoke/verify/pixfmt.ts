@@ -4,6 +4,7 @@
  * answer: an H.264 High-family stream whose avcC lacks the optional chroma extension.
  */
 import { execFile } from "node:child_process";
+import { resolve } from "node:path";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
@@ -42,7 +43,8 @@ export async function probePixFmt(file: string, ffprobe = "ffprobe"): Promise<st
     ffprobe,
     [
       ...["-v", "error", "-select_streams", "v:0"],
-      ...["-show_entries", "stream=pix_fmt", "-of", "default=noprint_wrappers=1:nokey=1", file],
+      ...["-show_entries", "stream=pix_fmt", "-of", "default=noprint_wrappers=1:nokey=1"],
+      `file:${resolve(file)}`, // a local path, never a protocol
     ],
     { timeout: 30_000 },
   ).catch(() => ({ stdout: "" }));

@@ -2,7 +2,7 @@
  * verifyVideo on real files made by ffmpeg: every clip is encoded once, in beforeAll, small
  * except where size or the content thresholds (chosen at 480P) are under test.
  */
-import { writeFile } from "node:fs/promises";
+import { copyFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../../test/binaries";
@@ -214,6 +214,19 @@ describe("verifyVideo: structure", () => {
 });
 
 describe("verifyVideo: content", () => {
+  it("hands ffmpeg a local path even when a relative name looks like a protocol", async () => {
+    await copyFile(file.h264_480, join(dir, "http:clip.mp4"));
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      // Given as is, ffmpeg would try to fetch "http:clip.mp4" over HTTP.
+      const r = await verifyVideo("http:clip.mp4", CLIPS.h264_480, { content: "require" });
+      expect(failed(r)).toEqual([]);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   it("fails a black clip as blank", async () => {
     const r = await verifyVideo(file.black, CLIPS.black);
     expect(failed(r)).toEqual(["content.not_blank", "content.not_frozen"]);
