@@ -116,6 +116,12 @@ describe("parseConfig", () => {
       "wan-vace:acmeEmail",
       /email address/,
     ],
+    [
+      "a driver too old for the image's CUDA 12.8",
+      { driverVersion: "550.127.08" },
+      "wan-vace:driverVersion",
+      /570 or newer/,
+    ],
     ["a token that is too long", { token: "x".repeat(513) }, "wan-vace:token", /at most 512/],
     [
       "a domain without acme",

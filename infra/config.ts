@@ -15,6 +15,8 @@ export const PROJECT = "wan-vace";
 const TOKEN_CHARSET = /^[A-Za-z0-9_-]+$/;
 export const MIN_TOKEN_LENGTH = 32;
 export const MAX_TOKEN_LENGTH = 512;
+/** CUDA 12.8 (the image's base) needs NVIDIA driver 570 or newer. */
+export const MIN_DRIVER_MAJOR = 570;
 
 /**
  * GPU families we know fit Wan2.1-VACE-1.3B (alicloud-facts §1): gn6i (T4), gn7i (A10), gn7e, gn8is
@@ -299,16 +301,20 @@ const schema = z
       .default("auto-install"),
     driverVersion: z
       .string()
-      .regex(/^\d+\.\d+(?:\.\d+)?$/)
-      .default("550.127.08"),
+      .regex(/^\d+\.\d+(?:\.\d+)?$/, { error: "must be a driver version like 570.133.20" })
+      // The image is built on CUDA 12.8 (docker/comfyui), which needs a 570-series driver or newer.
+      .refine((v) => Number(v.split(".")[0]) >= MIN_DRIVER_MAJOR, {
+        error: `must be ${MIN_DRIVER_MAJOR} or newer: the ComfyUI image uses CUDA 12.8`,
+      })
+      .default("570.133.20"),
     cudaVersion: z
       .string()
       .regex(/^\d+\.\d+\.\d+$/)
-      .default("12.4.1"),
+      .default("12.8.1"),
     cudnnVersion: z
       .string()
       .regex(/^\d+(?:\.\d+){2,3}$/)
-      .default("9.2.0.82"),
+      .default("9.8.0.87"),
     imageId: z
       .string()
       .regex(/^m-[a-z0-9]+$/, { error: "must be an ECS image id like m-t4n..." })
