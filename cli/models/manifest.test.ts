@@ -16,9 +16,6 @@ import {
 
 const ROOT = resolve(__dirname, "../..");
 const MANIFEST = join(ROOT, "docker/models.json");
-/** shared/ sits beside the checkout, in development and in CI alike. */
-const DESIGN = resolve(ROOT, "../shared/design.md");
-
 const entry = {
   name: "x.safetensors",
   folder: "vae",
@@ -38,21 +35,24 @@ function problems(models: unknown[]): string {
   }
 }
 
-/** Rows of the "Model files" table: seed name, folder, upstream path under split_files/. */
-function designModelTable(): { name: string; folder: string; upstream: string }[] {
-  const text = readFileSync(DESIGN, "utf8");
-  const section = text.slice(text.indexOf("## Model files"));
-  return section
-    .split("\n")
-    .filter((l) => /^\| \w+\.safetensors \|/.test(l))
-    .map((l) => {
-      const [name, folder, upstream] = l
-        .split("|")
-        .slice(1, 4)
-        .map((c) => c.trim());
-      return { name: name ?? "", folder: folder ?? "", upstream: upstream ?? "" };
-    });
-}
+/**
+ * design.md's "Model files" table (seed file name, ComfyUI folder, upstream path under
+ * split_files/), copied here so a clone tests on its own, without shared/ beside it.
+ */
+const DESIGN_MODEL_TABLE = [
+  {
+    name: "wan21_vace_1_3_b.safetensors",
+    folder: "diffusion_models",
+    upstream: "diffusion_models/wan2.1_vace_1.3B_fp16.safetensors",
+  },
+  {
+    name: "umt5_xxl_fp8_e4m3fn.safetensors",
+    folder: "text_encoders",
+    upstream: "text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors",
+  },
+  { name: "wan21_vace_vae.safetensors", folder: "vae", upstream: "vae/wan_2.1_vae.safetensors" },
+];
+const designModelTable = () => DESIGN_MODEL_TABLE;
 
 describe("docker/models.json", () => {
   const manifest: Manifest = parseManifest(JSON.parse(readFileSync(MANIFEST, "utf8")), MANIFEST);
