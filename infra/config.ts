@@ -75,7 +75,14 @@ export interface WanVaceConfig {
   eipBandwidthMbps: number;
   owner: string;
   driver:
-    | { mode: "auto-install"; driverVersion: string; cudaVersion: string; cudnnVersion: string }
+    | {
+        mode: "auto-install";
+        driverVersion: string;
+        cudaVersion: string;
+        cudnnVersion: string;
+        /** sha256 of Alibaba's auto_install script; the boot refuses any other script when set. */
+        scriptSha256?: string;
+      }
     | { mode: "preinstalled"; imageId: string };
   osImageNameRegex: string;
   /** Ask the BSS pricing API for hourly prices (needs bss:DescribePrice). */
@@ -315,6 +322,10 @@ const schema = z
       .string()
       .regex(/^\d+(?:\.\d+){2,3}$/)
       .default("9.8.0.87"),
+    driverScriptSha256: z
+      .string()
+      .regex(/^[a-f0-9]{64}$/, { error: "must be a sha256: 64 lower-case hex characters" })
+      .optional(),
     imageId: z
       .string()
       .regex(/^m-[a-z0-9]+$/, { error: "must be an ECS image id like m-t4n..." })
@@ -487,6 +498,7 @@ export function parseConfig(raw: Record<string, unknown>): ConfigResult {
             driverVersion: c.driverVersion,
             cudaVersion: c.cudaVersion,
             cudnnVersion: c.cudnnVersion,
+            ...(c.driverScriptSha256 !== undefined && { scriptSha256: c.driverScriptSha256 }),
           },
     osImageNameRegex: c.osImageNameRegex,
     priceLookup: c.priceLookup,

@@ -88,6 +88,8 @@ export function realisticComputed(r: RecordedResource): Record<string, unknown> 
       return { ipAddress: TEST_IP, status: "Available" };
     case "random:index/randomPassword:RandomPassword":
       return { result: randomBytes(36).toString("base64url").replace(/[-_]/g, "x").slice(0, 48) };
+    case "random:index/randomString:RandomString":
+      return { result: "k3x9q2" };
     case "tls:index/privateKey:PrivateKey":
       return { privateKeyPem: testKeyPem };
     case "tls:index/selfSignedCert:SelfSignedCert":

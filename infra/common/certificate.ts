@@ -1,6 +1,12 @@
 import { X509Certificate } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { DEPLOY_ALLOWANCE_MINUTES, MAX_TTL_MINUTES } from "./ttl";
+
+/** Outlives any instance: the longest ttl plus the deploy allowance, rounded up to hours. */
+export const CERTIFICATE_VALIDITY_HOURS = Math.ceil(
+  (MAX_TTL_MINUTES + DEPLOY_ALLOWANCE_MINUTES) / 60,
+);
 
 /**
  * SHA-256 fingerprint of a PEM certificate, `AB:CD:…` as browsers and `openssl x509 -fingerprint
@@ -24,13 +30,13 @@ export interface DeployCertificate {
 
 /**
  * A certificate made at deploy time for the endpoint's public IP, for deployments without a
- * domain. Clients pin it (the smoke's `--ca`), so no public CA is involved. It is valid a week
- * longer than the TTL so an extended stack does not break clients mid-run.
+ * domain. Clients pin it (the smoke's `--ca`), so no public CA is involved. Its validity is the
+ * longest TTL there can be, not this stack's TTL: a TTL change (or each `pulumi up` extending the
+ * release time) must never re-issue the certificate the running gateway already serves.
  */
 export function deployCertificate(
   name: string,
   ipAddress: pulumi.Input<string>,
-  ttlMinutes: number,
   opts: pulumi.CustomResourceOptions,
 ): DeployCertificate {
   const key = new tls.PrivateKey(
@@ -44,7 +50,7 @@ export function deployCertificate(
       privateKeyPem: key.privateKeyPem,
       subject: { commonName: ipAddress, organization: "wan-vace" },
       ipAddresses: [ipAddress],
-      validityPeriodHours: Math.ceil(ttlMinutes / 60) + 7 * 24,
+      validityPeriodHours: CERTIFICATE_VALIDITY_HOURS,
       // Self-signed and pinned: it is its own trust anchor, so it carries CA:TRUE like `openssl req -x509`.
       isCaCertificate: true,
       allowedUses: ["digital_signature", "key_encipherment", "server_auth", "cert_signing"],

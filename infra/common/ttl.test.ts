@@ -24,8 +24,21 @@ describe("autoReleaseTime", () => {
     expect(() => autoReleaseTime(now, 30.5)).toThrow(RangeError);
   });
 
+  it("stays under 3 years at the largest ttl, from any start date (leap years included)", () => {
+    for (const start of [
+      "2028-03-01T00:00:00Z",
+      "2027-02-28T23:59:59.999Z",
+      "2026-11-26T12:00:00Z",
+    ]) {
+      const from = new Date(start);
+      const end = new Date(from);
+      end.setUTCFullYear(from.getUTCFullYear() + 3);
+      expect(Date.parse(autoReleaseTime(from, MAX_TTL_MINUTES)), start).toBeLessThan(end.getTime());
+    }
+  });
+
   it("stays under 3 years at the largest ttl", () => {
-    const t = Date.parse(autoReleaseTime(now, MAX_TTL_MINUTES - DEPLOY_ALLOWANCE_MINUTES));
+    const t = Date.parse(autoReleaseTime(now, MAX_TTL_MINUTES));
     const threeYears = new Date(now);
     threeYears.setUTCFullYear(now.getUTCFullYear() + 3);
     expect(t).toBeLessThan(threeYears.getTime());

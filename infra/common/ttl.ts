@@ -4,15 +4,18 @@
  * release even if CI dies, which is why every deployment carries one.
  */
 export const MIN_TTL_MINUTES = 30;
-/** Three calendar years can be 1095 or 1096 days; 1095 days is always "less than 3 years". */
-export const MAX_TTL_MINUTES = 1095 * 24 * 60 - 1;
+/**
+ * Three calendar years are at least 1095 days. The release time is ttl + the deploy allowance
+ * ahead, so the largest ttl leaves room for the allowance under that.
+ */
+export const MAX_TTL_MINUTES = 1095 * 24 * 60 - 1 - 10;
 
 /**
  * The program computes the release time when `pulumi up` starts, but the instance is created
  * minutes later (VPC, vSwitch, role first). The allowance keeps a 30-minute TTL above the API's
  * 30-minute floor at the moment the instance is created.
  */
-export const DEPLOY_ALLOWANCE_MINUTES = 10;
+export const DEPLOY_ALLOWANCE_MINUTES = 10; // MAX_TTL_MINUTES subtracts this too
 
 /** Formats a Date the way ECS wants it: second precision, no milliseconds, `Z`. */
 export function formatReleaseTime(at: Date): string {

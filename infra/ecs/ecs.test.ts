@@ -187,12 +187,15 @@ describe("GPU instance", () => {
     const doc = JSON.parse(String(rawInputs(policy as never).policyDocument));
     const actions = doc.Statement.flatMap((s: { Action: string[] }) => s.Action);
     expect(actions).toEqual(expect.arrayContaining(["oos:GetSecretParameter", "ecs:StopInstance"]));
-    expect(JSON.stringify(doc)).toContain("secretparameter/vace-test-boot");
+    expect(JSON.stringify(doc)).toContain("secretparameter/vace-test-k3x9q2-boot");
     expect(JSON.stringify(doc)).toContain("instance/dflt-gpu-id");
     expect(
       byName("dflt", "alicloud:ecs/ramRoleAttachment:RamRoleAttachment").map(rawInputs),
     ).toEqual([
-      expect.objectContaining({ instanceId: "dflt-gpu-id", ramRoleName: "vace-test-instance" }),
+      expect.objectContaining({
+        instanceId: "dflt-gpu-id",
+        ramRoleName: "vace-test-k3x9q2-instance",
+      }),
     ]);
   });
 
@@ -266,7 +269,7 @@ describe("the token", () => {
     expect(value).toEqual({ token: CONFIGURED_TOKEN });
     expect(rawInputs(param)).toMatchObject({
       type: "Secret",
-      secretParameterName: "vace-test-boot",
+      secretParameterName: "vace-test-k3x9q2-boot",
     });
     const withCert = JSON.parse(
       String(

@@ -6,6 +6,7 @@
  */
 import * as alicloud from "@pulumi/alicloud";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { deployCertificate } from "../common/certificate";
 import { namePrefix, standardTags } from "../common/naming";
 import { endpointToken } from "../common/token";
@@ -22,6 +23,10 @@ export interface EcsDeploymentArgs {
   /** ISO 8601 `autoReleaseTime`, computed once by the caller from the TTL. */
   expiresAt: string;
 }
+
+/** Inputs decided by cloud lookups that must not change once the resource exists. */
+export const STICKY_INSTANCE = ["instanceType", "availabilityZone", "imageId"];
+export const STICKY_VSWITCH = ["zoneId"];
 
 const VPC_CIDR = "10.42.0.0/16";
 const VSWITCH_CIDR = "10.42.1.0/24";
@@ -71,7 +76,8 @@ export class EcsDeployment extends pulumi.ComponentResource {
     const vswitch = new alicloud.vpc.Switch(
       `${name}-vswitch`,
       { vswitchName: prefix, vpcId: vpc.id, cidrBlock: VSWITCH_CIDR, zoneId: placement.zone, tags },
-      child,
+      // Placement is looked up on every run; once placed, stock moving elsewhere must not move us.
+      { ...child, ignoreChanges: STICKY_VSWITCH },
     );
 
     const sg = new alicloud.ecs.SecurityGroup(
@@ -117,11 +123,17 @@ export class EcsDeployment extends pulumi.ComponentResource {
 
     this.token = endpointToken(name, c.token, child);
     const cert =
-      c.tls.mode === "selfsigned"
-        ? deployCertificate(name, eip.ipAddress, c.ttlMinutes, child)
-        : undefined;
+      c.tls.mode === "selfsigned" ? deployCertificate(name, eip.ipAddress, child) : undefined;
 
-    const secretParameterName = `${prefix}-boot`;
+    // RAM names are global to the account and every teammate's local backend may hold a "dev"
+    // stack, so account-wide names carry a suffix generated once per stack and kept in state.
+    const uid = new random.RandomString(
+      `${name}-uid`,
+      { length: 6, special: false, upper: false },
+      child,
+    ).result;
+    const accountName = (what: string) => pulumi.interpolate`${prefix}-${uid}-${what}`;
+    const secretParameterName = accountName("boot");
     const secretValue = pulumi
       .all([this.token, cert?.certPem, cert?.keyPem])
       .apply(([token, tlsCertPem, tlsKeyPem]) => {
@@ -151,7 +163,7 @@ export class EcsDeployment extends pulumi.ComponentResource {
     const role = new alicloud.ram.Role(
       `${name}-role`,
       {
-        roleName: `${prefix}-instance`,
+        roleName: accountName("instance"),
         assumeRolePolicyDocument: ecsTrustPolicy(),
         description: "wan-vace instance role: read its boot secret, stop itself when idle",
         force: true,
@@ -159,16 +171,18 @@ export class EcsDeployment extends pulumi.ComponentResource {
       child,
     );
 
-    const userData = renderUserData({
-      region: c.region,
-      secretParameterName,
-      comfyuiImage: c.image,
-      gatewayImage: c.gatewayImage,
-      ...(c.registry && { registryServer: c.registry.server }),
-      tls: c.tls,
-      idleStopMinutes: c.idleStopMinutes,
-      driver: c.driver.mode === "auto-install" ? c.driver : { mode: "preinstalled" },
-    });
+    const userData = secretParameterName.apply((parameter) =>
+      renderUserData({
+        region: c.region,
+        secretParameterName: parameter,
+        comfyuiImage: c.image,
+        gatewayImage: c.gatewayImage,
+        ...(c.registry && { registryServer: c.registry.server }),
+        tls: c.tls,
+        idleStopMinutes: c.idleStopMinutes,
+        driver: c.driver.mode === "auto-install" ? c.driver : { mode: "preinstalled" },
+      }),
+    );
 
     const instance = new alicloud.ecs.Instance(
       `${name}-gpu`,
@@ -191,7 +205,7 @@ export class EcsDeployment extends pulumi.ComponentResource {
         // Hardened metadata (IMDSv2-style): the role's credentials need a session token.
         httpTokens: "required",
         // Gzipped (cloud-init unpacks it) to stay under the 16 KB user-data floor.
-        userData: encodeUserData(userData),
+        userData: userData.apply(encodeUserData),
         ...(c.keyPairName !== undefined && { keyName: c.keyPairName }),
         tags,
       },
@@ -202,6 +216,9 @@ export class EcsDeployment extends pulumi.ComponentResource {
         // a new instance; delete first so two GPUs are never billed and the EIP moves cleanly.
         replaceOnChanges: ["userData"],
         deleteBeforeReplace: true,
+        // Stock and the newest OS image are looked up on every run. A running instance keeps the
+        // type, zone and image it was created with: a new image id would rebuild the system disk.
+        ignoreChanges: STICKY_INSTANCE,
       },
     );
 
@@ -209,10 +226,10 @@ export class EcsDeployment extends pulumi.ComponentResource {
     const policy = new alicloud.ram.Policy(
       `${name}-policy`,
       {
-        policyName: `${prefix}-instance`,
+        policyName: accountName("instance"),
         policyDocument: pulumi
-          .all([account.accountId, instance.id])
-          .apply(([accountId, instanceId]) =>
+          .all([account.accountId, instance.id, secretParameterName])
+          .apply(([accountId, instanceId, secretParameterName]) =>
             instancePolicy({ region: c.region, accountId, secretParameterName, instanceId }),
           ),
         description: "wan-vace instance: own boot secret, stop itself",
@@ -244,8 +261,9 @@ export class EcsDeployment extends pulumi.ComponentResource {
     this.certificateSha256 = cert ? cert.sha256 : pulumi.output(undefined);
     this.caCertificate = cert ? cert.certPem : pulumi.output(undefined);
     this.instanceId = instance.id;
-    this.zone = placement.zone;
-    this.instanceType = placement.instanceType;
+    // From the instance, not the lookup: after the first deploy the two can differ (sticky inputs).
+    this.zone = instance.availabilityZone;
+    this.instanceType = instance.instanceType;
     this.hourlyPrice = placement.apply((p) => p.hourlyPrice);
     this.registerOutputs({});
   }

@@ -29,8 +29,8 @@ export function planIngressRules(
   const rules = c.allowedCidrs.map((cidr) => rule(443, cidr, "wan-vace gateway (token + TLS)"));
   if (c.tls.mode === "acme") {
     // HTTP-01 challenges come from the CA's unlisted addresses, so allowedCidrs cannot narrow 80.
-    // The gateway answers only the challenge and a redirect there; nothing is proxied on 80.
-    rules.push(rule(80, EVERYONE, "ACME HTTP-01 challenge and redirect to https only"));
+    // On 80 the gateway answers only ACME challenges (its HTTP redirects are off); nothing is proxied.
+    rules.push(rule(80, EVERYONE, "ACME HTTP-01 challenges only"));
   }
   for (const cidr of c.sshCidrs) rules.push(rule(22, cidr, "SSH (key only)"));
   return rules;

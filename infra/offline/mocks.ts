@@ -110,6 +110,7 @@ export const INVOKES = {
 export const COMPUTED_OUTPUTS: Record<string, readonly string[]> = {
   "alicloud:ecs/eipAddress:EipAddress": ["ipAddress"],
   "random:index/randomPassword:RandomPassword": ["result"],
+  "random:index/randomString:RandomString": ["result"],
   "tls:index/privateKey:PrivateKey": ["privateKeyPem"],
   "tls:index/selfSignedCert:SelfSignedCert": ["certPem"],
 };

@@ -27,6 +27,11 @@ import {
 } from "./mocks";
 
 export const PLACEHOLDER_COMPUTED = "<computed at deploy>";
+/** The per-stack name suffix goes into names that must stay valid, so it gets a name-safe stand-in. */
+export const PLACEHOLDER_NAME_SUFFIX = "xxxxxx";
+const PLACEHOLDER_BY_TYPE: Record<string, string> = {
+  "random:index/randomString:RandomString": PLACEHOLDER_NAME_SUFFIX,
+};
 
 /** Cloud lookups answered with clearly marked placeholders. */
 export const placeholderInvokes: InvokeTable = {
@@ -66,6 +71,7 @@ export const PLACEHOLDER_NOTES = [
   "<lookup:account-id>: the deploying account, found at deploy",
   `${PLACEHOLDER_COMPUTED}: generated or assigned by the cloud during deploy (EIP address, token, certificate)`,
   "<computed id of …>: the cloud resource id, assigned at deploy",
+  `${PLACEHOLDER_NAME_SUFFIX} in account-wide names (RAM role and policy, secret parameter): a random suffix made at the first deploy and kept`,
 ];
 
 export interface StackSource {
@@ -176,7 +182,12 @@ export async function renderStack(src: StackSource): Promise<RenderResult> {
   assertTargetBuilt(config);
 
   const computed = (r: { type: string }) =>
-    Object.fromEntries((COMPUTED_OUTPUTS[r.type] ?? []).map((k) => [k, PLACEHOLDER_COMPUTED]));
+    Object.fromEntries(
+      (COMPUTED_OUTPUTS[r.type] ?? []).map((k) => [
+        k,
+        PLACEHOLDER_BY_TYPE[r.type] ?? PLACEHOLDER_COMPUTED,
+      ]),
+    );
   const { mocks, record } = createMocks(
     placeholderInvokes,
     computed,
