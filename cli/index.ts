@@ -20,6 +20,19 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Removes the endpoint token (from VACE_TOKEN or --token) from text we did not write ourselves,
+ * such as a library's stack trace, before it reaches a CI log.
+ */
+export function redactToken(text: string, argv: readonly string[]): string {
+  const i = argv.findIndex((a) => a === "--token" || a.startsWith("--token="));
+  const fromArgs =
+    i < 0 ? undefined : argv[i]?.startsWith("--token=") ? argv[i]?.slice(8) : argv[i + 1];
+  return [process.env.VACE_TOKEN, fromArgs]
+    .filter((t): t is string => typeof t === "string" && t.length >= 8)
+    .reduce((out, t) => out.split(t).join("[redacted]"), text);
+}
+
 /** Runs the CLI and returns its exit code (never calls process.exit, so tests can run it in-process). */
 export async function runCli(argv: string[]): Promise<number> {
   const program = buildProgram();
@@ -36,9 +49,8 @@ export async function runCli(argv: string[]): Promise<number> {
       process.stderr.write(`vace: ${err.message}\n`);
       return err.exitCode;
     }
-    process.stderr.write(
-      `vace: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
+    const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`vace: unexpected error: ${redactToken(detail, argv)}\n`);
     return ExitCode.failed;
   }
 }

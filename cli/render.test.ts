@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
 import { requireBinary } from "../test/binaries";
-import { runCli } from "./index";
+import { redactToken, runCli } from "./index";
 
 const ROOT = join(__dirname, "..");
 const IMAGE = "registry-vpc.ap-southeast-1.aliyuncs.com/wan-vace/comfyui:0.1.0";
@@ -172,5 +172,26 @@ describe("render of the example stack", () => {
     expect(Object.keys(doc)).toEqual(
       expect.arrayContaining(["target", "resources", "userData", "gateway"]),
     );
+  });
+});
+
+describe("unexpected errors", () => {
+  it("never print the token, whether it came from VACE_TOKEN or --token", async () => {
+    const token = "tok3n-value-that-is-long-enough-0123456789";
+    const before = process.env.VACE_TOKEN;
+    process.env.VACE_TOKEN = token;
+    try {
+      expect(redactToken(`at fetch(${token})`, [])).toBe("at fetch([redacted])");
+    } finally {
+      if (before === undefined) delete process.env.VACE_TOKEN;
+      else process.env.VACE_TOKEN = before;
+    }
+    expect(redactToken(`Bearer ${token}`, ["node", "vace", "smoke", "--token", token])).toBe(
+      "Bearer [redacted]",
+    );
+    expect(redactToken(`x ${token}`, ["node", "vace", "smoke", `--token=${token}`])).toBe(
+      "x [redacted]",
+    );
+    expect(redactToken("nothing to hide", ["--token"])).toBe("nothing to hide");
   });
 });

@@ -16,6 +16,7 @@ import {
 } from "../../test/pulumi";
 import { autoReleaseTime } from "../common/ttl";
 import { loadConfig, type WanVaceConfig } from "../config";
+import { isSecretMarker, redactSecrets } from "../offline/mocks";
 import { EcsDeployment } from ".";
 import { decodeUserData } from "./boot";
 import { lookupOffers } from "./lookups";
@@ -36,8 +37,22 @@ const config = (raw: Record<string, unknown>): WanVaceConfig =>
 const now = new Date();
 const expiresAt = autoReleaseTime(now, 240);
 
+/** Resource options as the component passed them, captured by a (legacy, in-process) transformation. */
+const optionsSeen = new Map<string, pulumi.CustomResourceOptions>();
+
 function deploy(name: string, c: WanVaceConfig) {
-  return new EcsDeployment(name, { config: c, stack: "test", expiresAt });
+  return new EcsDeployment(
+    name,
+    { config: c, stack: "test", expiresAt },
+    {
+      transformations: [
+        (a) => {
+          optionsSeen.set(a.name, a.opts as pulumi.CustomResourceOptions);
+          return undefined;
+        },
+      ],
+    },
+  );
 }
 
 const byName = (prefix: string, type: string) =>
@@ -51,6 +66,8 @@ const instanceOf = (prefix: string) => {
 let t: PulumiTest;
 let defaults: EcsDeployment;
 let hardened: EcsDeployment;
+let privateRegistry: EcsDeployment;
+const REGISTRY_PASSWORD = "Registry-Password-9f8e7d6c5b4a";
 
 beforeAll(async () => {
   t = await setupPulumi({ config: {}, stock: STOCK });
@@ -69,7 +86,12 @@ beforeAll(async () => {
       instanceTypes: ["ecs.gn7i-c16g1.4xlarge", "ecs.gn6i-c4g1.xlarge"],
     }),
   );
+  privateRegistry = deploy(
+    "priv",
+    config({ registryUsername: "puller@5123456789012345", registryPassword: REGISTRY_PASSWORD }),
+  );
   await Promise.all([
+    unwrap(privateRegistry.instanceId),
     unwrap(defaults.url),
     unwrap(hardened.url),
     unwrap(defaults.instanceId),
@@ -237,9 +259,7 @@ describe("the token", () => {
       expect(userData).not.toContain(token);
       // Raw inputs with secrets removed (as the engine stores them unencrypted) must not hold it.
       for (const r of t.record.resources) {
-        const visible = JSON.stringify(r.inputs, (_k, v) =>
-          v && typeof v === "object" && "4dabf18193072939515e22adb298388d" in v ? "[secret]" : v,
-        );
+        const visible = JSON.stringify(redactSecrets(r.inputs));
         expect(visible, `${r.type} ${r.name}`).not.toContain(token);
       }
       const outputs = {
@@ -264,7 +284,7 @@ describe("the token", () => {
   it("reaches the instance only through the secret parameter", async () => {
     const [param] = byName("spot", "alicloud:oos/secretParameter:SecretParameter");
     if (!param) throw new Error("no secret parameter");
-    expect(JSON.stringify(param.inputs.value)).toContain("4dabf18193072939515e22adb298388d");
+    expect(isSecretMarker(param.inputs.value)).toBe(true);
     const value = JSON.parse(String(rawInputs(param).value));
     expect(value).toEqual({ token: CONFIGURED_TOKEN });
     expect(rawInputs(param)).toMatchObject({
@@ -315,5 +335,45 @@ describe("stock lookups", () => {
     expect(() => choosePlacement(["ecs.gn7i-c8g1.2xlarge"], [], offers, "ap-southeast-1")).toThrow(
       /ecs.gn7i-c8g1.2xlarge: sold out/,
     );
+  });
+});
+
+describe("re-deploys", () => {
+  it("keep a placed instance where it is: lookups never move, resize or re-image it", () => {
+    expect(optionsSeen.get("dflt-gpu")?.ignoreChanges).toEqual([
+      "instanceType",
+      "availabilityZone",
+      "imageId",
+    ]);
+    expect(optionsSeen.get("dflt-vswitch")?.ignoreChanges).toEqual(["zoneId"]);
+  });
+
+  it("replace the instance, deleting first, when its user-data changes", () => {
+    const o = optionsSeen.get("dflt-gpu");
+    expect(o?.replaceOnChanges).toEqual(["userData"]);
+    expect(o?.deleteBeforeReplace).toBe(true);
+  });
+
+  it("report the instance's own type and zone, not a fresh lookup's", async () => {
+    expect(await unwrap(defaults.instanceType)).toBe(instanceOf("dflt").instanceType);
+    expect(await unwrap(defaults.zone)).toBe(instanceOf("dflt").availabilityZone);
+  });
+});
+
+describe("registry credentials", () => {
+  it("reach the instance only through the secret parameter", async () => {
+    const [param] = byName("priv", "alicloud:oos/secretParameter:SecretParameter");
+    if (!param) throw new Error("no secret parameter");
+    expect(JSON.parse(String(rawInputs(param).value))).toMatchObject({
+      registryUsername: "puller@5123456789012345",
+      registryPassword: REGISTRY_PASSWORD,
+    });
+    const userData = decodeUserData(String(instanceOf("priv").userData));
+    expect(userData).toContain("registry-vpc.ap-southeast-1.aliyuncs.com");
+    expect(userData).not.toContain(REGISTRY_PASSWORD);
+    for (const r of t.record.resources) {
+      const visible = JSON.stringify(redactSecrets(r.inputs));
+      expect(visible, `${r.type} ${r.name}`).not.toContain(REGISTRY_PASSWORD);
+    }
   });
 });
