@@ -34,12 +34,16 @@ interface Run {
   stderr: string;
 }
 
-/** `npm`: the contract's exact command line; `tsx`: the same entry without npm's start-up cost. */
-function vace(via: "npm" | "tsx", args: string[]): Promise<Run> {
+/**
+ * `npm`: the contract's exact command line; `tsx`: the same entry without npm's start-up cost;
+ * `models-only`: the image's models stage entry (cli/models/main.ts).
+ */
+function vace(via: "npm" | "tsx" | "models-only", args: string[]): Promise<Run> {
+  const tsx = join(ROOT, "node_modules/tsx/dist/cli.mjs");
   const [cmd, pre] =
     via === "npm"
       ? ["npm", ["run", "--silent", "vace", "--"]]
-      : [process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), "cli/index.ts"]];
+      : [process.execPath, [tsx, via === "tsx" ? "cli/index.ts" : "cli/models/main.ts"]];
   return new Promise((done) => {
     execFile(
       cmd as string,
@@ -93,9 +97,9 @@ function inProcess(args: string[]) {
 }
 
 describe("vace models fetch", () => {
-  it("exit 0 after mirror fallback and resume; exit 1 on a mismatch naming both hashes", async () => {
+  it("exit 0 after mirror fallback and resume; exit 1 on a mismatch naming both hashes; exit 2 on usage", async () => {
     const out = (n: string) => join(dir, n);
-    const [ok, mismatch] = await Promise.all([
+    const [ok, mismatch, usage] = await Promise.all([
       vace("npm", [
         "models",
         "fetch",
@@ -122,6 +126,8 @@ describe("vace models fetch", () => {
         "--retries",
         "0",
       ]),
+      // The models-only entry maps commander's usage errors to exit 2 like cli/index.ts.
+      vace("models-only", ["models", "fetch", "--manifest", manifest]),
     ]);
 
     // Falls back from the 404 source, resumes after the cut, verifies, and says so.
@@ -144,6 +150,9 @@ describe("vace models fetch", () => {
       `sha256 mismatch: expected ${"0".repeat(64)}, actual ${servedSha}`,
     );
     expect(await readdir(join(out("bad"), "text_encoders"))).toEqual([]);
+
+    expect(usage.stderr).toContain("required option '--dir <dir>' not specified");
+    expect(usage.code).toBe(2);
   });
 
   it("a second run finds the file verified in place and sends no request", async () => {

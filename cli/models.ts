@@ -66,7 +66,8 @@ export function registerModels(program: Command): void {
     )
     .option(
       "--retries <n>",
-      "failed attempts in a row per source before trying the next source",
+      "failed attempts in a row per source, without 1% (at most 8 MiB) of new data, before " +
+        "trying the next source; each source gets at most 10 × (N + 1) attempts per run",
       positiveInt(0),
       FETCH_DEFAULTS.retries,
     )

@@ -107,6 +107,38 @@ describe("fetchModel against a real local HTTP server", () => {
     expect(msg).toContain(`expected ${entry.sha256}`);
     expect(msg).toContain(`actual ${sha256Of(bufferContent(other))}`);
     expect(await filesIn(dir)).toEqual(["vae"]);
+    // Every byte came from this source in this run: asking it again would only repeat the mismatch.
+    expect(s.requests).toHaveLength(1);
+  });
+
+  it("discards a stale .partial that fails the hash and downloads again from byte 0, once", async () => {
+    const f = modelFile("stale.safetensors", MiB);
+    await mkdir(join(dir, "vae"));
+    // Left by a run against another manifest (or a bad mirror): right length class, wrong bytes.
+    await writeFile(join(dir, "vae", "stale.safetensors.partial"), randomBytes(700_000));
+    const s = await serve({ "/stale": { content: f.content } });
+    const events: FetchEvent[] = [];
+    const r = await fetchModel(f.entry([`${s.url}/stale`]), {
+      dir,
+      ...fast,
+      onEvent: (e) => events.push(e),
+    });
+
+    expect(r).toMatchObject({ status: "downloaded", url: `${s.url}/stale` });
+    expect(s.requests).toEqual([
+      { path: "/stale", range: "bytes=700000-", status: 206 },
+      { path: "/stale", range: undefined, status: 200 },
+    ]);
+    expect(events.filter((e) => e.type === "discarded")).toEqual([
+      {
+        type: "discarded",
+        name: "stale.safetensors",
+        url: `${s.url}/stale`,
+        reason: expect.stringContaining(`sha256 mismatch: expected ${f.entry([]).sha256}`),
+      },
+    ]);
+    expect((await readFile(join(dir, "vae", "stale.safetensors"))).equals(f.buf)).toBe(true);
+    expect(await filesIn(dir)).toEqual(["vae", "vae/stale.safetensors"]);
   });
 
   it("skips a file already present after verifying its hash: the server sees no request", async () => {
@@ -181,11 +213,52 @@ describe("fetchModel against a real local HTTP server", () => {
     );
 
     expect((err as Error).message).toContain(
-      `gave up after 3 failed attempts; last: response ended at byte 300000 of ${MiB}`,
+      `gave up after 3 failed attempts with less than 10.24 KiB of new data; last: response ended at byte 300000 of ${MiB}`,
     );
     // Attempt 1 gets 300000 bytes, then fails; attempts 2 and 3 restart at 0 and stop at the same
     // byte, so they make no progress, and the count reaches 1 + retries.
     expect(s.requests).toHaveLength(3);
+  });
+
+  it("gives up in bounded attempts on a server that drops every connection after a few bytes", async () => {
+    const f = modelFile("trickle.safetensors", MiB);
+    const s = await serve({ "/t": { content: f.content, cutEvery: 100 } });
+    const err = await fetchModel(f.entry([`${s.url}/t`]), { dir, ...fast, retries: 2 }).catch(
+      (e) => e,
+    );
+
+    expect(err).toBeInstanceOf(ModelFetchError);
+    // 1% of 1 MiB is the progress that would restart the count; 100 bytes a time never reach it.
+    expect((err as Error).message).toContain(
+      `${s.url}/t: gave up after 3 failed attempts with less than 10.24 KiB of new data; last: `,
+    );
+    expect(s.requests.map((q) => q.range)).toEqual([undefined, "bytes=100-", "bytes=200-"]);
+    // The bytes that did arrive are kept for the next run.
+    expect((await stat(join(dir, "vae", "trickle.safetensors.partial"))).size).toBe(300);
+  });
+
+  it("caps all attempts per source even when each makes progress, and the mirror resumes the .partial", async () => {
+    const f = modelFile("steps.safetensors", MiB);
+    const s = await serve({
+      "/steps": { content: f.content, cutEvery: 48 * 1024 },
+      "/mirror": { content: f.content },
+    });
+    const err = await fetchModel(f.entry([`${s.url}/steps`]), { dir, ...fast, retries: 1 }).catch(
+      (e) => e,
+    );
+
+    // 48 KiB per attempt is meaningful progress (> 1%), so only the cap of 10 × (1 + 1) stops it.
+    expect((err as Error).message).toContain(
+      "gave up after 20 attempts, the most one source gets per run (10 × (retries + 1))",
+    );
+    expect(s.requests).toHaveLength(20);
+    const kept = (await stat(join(dir, "vae", "steps.safetensors.partial"))).size;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(MiB);
+
+    await fetchModel(f.entry([`${s.url}/mirror`]), { dir, ...fast });
+    expect(s.requests.at(-1)).toEqual({ path: "/mirror", range: `bytes=${kept}-`, status: 206 });
+    expect((await readFile(join(dir, "vae", "steps.safetensors"))).equals(f.buf)).toBe(true);
   });
 
   it("rejects a source whose size contradicts the manifest without downloading it", async () => {

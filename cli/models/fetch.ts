@@ -15,12 +15,16 @@ import { Agent, type Dispatcher, interceptors, request } from "undici";
 import { hashInto, sha256File } from "./hash";
 import { type ModelEntry, partialPath, rebaseUrl, targetPath } from "./manifest";
 import { backoffDelay, classifyResponse } from "./response";
+import { afterFailure, startRetries } from "./retry";
 
 export interface FetchOptions {
   dir: string;
   /** Replaces every source's scheme+host (mirrors, tests). */
   baseUrl?: string;
-  /** Consecutive failed attempts per source, without any byte of progress, before the next source. */
+  /**
+   * Failed attempts in a row per source, without meaningful progress (retry.ts), before the next
+   * source; all attempts per source are capped at 10 × (retries + 1).
+   */
   retries?: number;
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -49,6 +53,8 @@ export type FetchEvent =
   | { type: "bytes"; name: string; done: number; total: number }
   | { type: "retry"; name: string; url: string; failure: number; delayMs: number; reason: string }
   | { type: "source-failed"; name: string; url: string; reason: string }
+  /** Resumed bytes failed the hash: the `.partial` is gone and `url` is tried again from byte 0. */
+  | { type: "discarded"; name: string; url: string; reason: string }
   | { type: "verified"; name: string; url: string }
   | { type: "failed"; name: string; message: string };
 
@@ -82,11 +88,16 @@ export class ModelFetchError extends Error {
 /** The source answered in a way that more attempts will not change. */
 class SourceError extends Error {
   /** The bytes in `.partial` cannot be trusted (wrong hash, too long): delete before moving on. */
-  constructor(
-    message: string,
-    readonly discardPartial = false,
-  ) {
+  readonly discardPartial: boolean;
+  /**
+   * The wrong hash covers bytes an earlier run or source left in `.partial` (a changed manifest, a
+   * bad mirror), so this source may still be right: it gets one more try from byte 0.
+   */
+  readonly staleBytes: boolean;
+  constructor(message: string, opts: { discardPartial?: boolean; staleBytes?: boolean } = {}) {
     super(message);
+    this.discardPartial = opts.discardPartial ?? false;
+    this.staleBytes = opts.staleBytes ?? false;
   }
 }
 
@@ -104,6 +115,8 @@ class RetryableError extends Error {
 interface PartialState {
   offset: number;
   hash: Hash;
+  /** Its first bytes were already on disk when this source started (not all fetched from it). */
+  resumed: boolean;
 }
 
 /** Each flush writes at least this much, so a 4-7 GB file is not a million tiny writes. */
@@ -198,20 +211,42 @@ async function fetchOne(entry: ModelEntry, s: Settings): Promise<FetchResult> {
   const failures: SourceFailure[] = [];
   for (const source of entry.sources) {
     const url = s.baseUrl ? rebaseUrl(source, s.baseUrl) : source;
-    try {
-      await downloadFrom(url, entry, partial, s);
+    const failure = await fetchFromSource(url, entry, partial, s);
+    if (!failure) {
       await rename(partial, final);
       s.emit({ type: "verified", name: entry.name, url });
       return { name: entry.name, path: final, status: "downloaded", url };
+    }
+    failures.push({ url, reason: failure });
+    s.emit({ type: "source-failed", name: entry.name, url, reason: failure });
+  }
+  throw new ModelFetchError(entry, failures);
+}
+
+/**
+ * Leaves a verified `.partial`, or says why this source failed. When the hash fails over bytes
+ * that did not all come from this source, the `.partial` is discarded and the source gets one more
+ * try from byte 0: the second try resumes nothing, so it cannot come back here.
+ */
+async function fetchFromSource(
+  url: string,
+  entry: ModelEntry,
+  partial: string,
+  s: Settings,
+): Promise<string | undefined> {
+  for (;;) {
+    try {
+      await downloadFrom(url, entry, partial, s);
+      return undefined;
     } catch (err) {
       if (s.signal?.aborted) throw err;
       const reason = (err as Error).message;
-      if (err instanceof SourceError && err.discardPartial) await rm(partial, { force: true });
-      failures.push({ url, reason });
-      s.emit({ type: "source-failed", name: entry.name, url, reason });
+      if (!(err instanceof SourceError && err.discardPartial)) return reason;
+      await rm(partial, { force: true });
+      if (!err.staleBytes) return reason;
+      s.emit({ type: "discarded", name: entry.name, url, reason });
     }
   }
-  throw new ModelFetchError(entry, failures);
 }
 
 /** Leaves a complete `.partial` whose sha256 matches, or throws. */
@@ -222,31 +257,33 @@ async function downloadFrom(
   s: Settings,
 ): Promise<void> {
   const state = await openPartial(partial, entry, s);
-  let failures = 0;
+  let retries = startRetries(state.offset);
   for (;;) {
     if (state.offset === entry.size) {
       const actual = state.hash.digest("hex");
       if (actual !== entry.sha256) {
-        throw new SourceError(`sha256 mismatch: expected ${entry.sha256}, actual ${actual}`, true);
+        throw new SourceError(`sha256 mismatch: expected ${entry.sha256}, actual ${actual}`, {
+          discardPartial: true,
+          staleBytes: state.resumed,
+        });
       }
       await syncFile(partial);
       return;
     }
     s.emit({ type: "download", name: entry.name, url, offset: state.offset, total: entry.size });
-    const before = state.offset;
     try {
       await attempt(url, entry, partial, state, s);
     } catch (err) {
       if (err instanceof SourceError || s.signal?.aborted) throw err;
       if (err instanceof RetryableError && err.startOver) resetState(state);
-      // Progress means the source works and the link is flaky: the count starts again.
-      failures = state.offset > before ? 1 : failures + 1;
       const reason = describeError(err);
-      if (failures > s.retries) {
-        throw new SourceError(`gave up after ${failures} failed attempts; last: ${reason}`);
-      }
-      const delayMs = backoffDelay(failures, s.backoffMs, s.maxBackoffMs);
-      s.emit({ type: "retry", name: entry.name, url, failure: failures, delayMs, reason });
+      // Only meaningful progress restarts the count, and all attempts are capped (retry.ts).
+      const verdict = afterFailure(retries, state.offset, entry.size, s.retries);
+      if (verdict.giveUp) throw new SourceError(`${verdict.reason}; last: ${reason}`);
+      retries = verdict.state;
+      const failure = retries.failures;
+      const delayMs = backoffDelay(failure, s.backoffMs, s.maxBackoffMs);
+      s.emit({ type: "retry", name: entry.name, url, failure, delayMs, reason });
       await sleep(delayMs, undefined, { signal: s.signal });
     }
   }
@@ -254,7 +291,7 @@ async function downloadFrom(
 
 /** Picks up bytes a previous run left behind (hashing them), unless they cannot be ours. */
 async function openPartial(partial: string, entry: ModelEntry, s: Settings): Promise<PartialState> {
-  const state: PartialState = { offset: 0, hash: createHash("sha256") };
+  const state: PartialState = { offset: 0, hash: createHash("sha256"), resumed: false };
   const length = (await stat(partial).catch(() => undefined))?.size ?? 0;
   if (length === 0 || length > entry.size) {
     await rm(partial, { force: true });
@@ -264,12 +301,14 @@ async function openPartial(partial: string, entry: ModelEntry, s: Settings): Pro
     s.emit({ type: "hashing", name: entry.name, done, total: length, what: "partial" }),
   );
   state.offset = length;
+  state.resumed = true;
   return state;
 }
 
 function resetState(state: PartialState): void {
   state.offset = 0;
   state.hash = createHash("sha256");
+  state.resumed = false;
 }
 
 /** One HTTP request: appends to or restarts the `.partial` file, keeping `state` exact throughout. */
@@ -342,7 +381,9 @@ async function writeBody(
   try {
     for await (const chunk of body) {
       if (state.offset + pendingBytes + chunk.length > entry.size) {
-        throw new SourceError(`server sent more than the manifest's ${entry.size} bytes`, true);
+        throw new SourceError(`server sent more than the manifest's ${entry.size} bytes`, {
+          discardPartial: true,
+        });
       }
       pending.push(chunk);
       pendingBytes += chunk.length;

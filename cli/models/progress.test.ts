@@ -43,6 +43,12 @@ describe("formatting", () => {
     expect(eventLine({ type: "source-failed", name: "a", url: "u", reason: "HTTP 404" })).toBe(
       "a: giving up on u: HTTP 404",
     );
+    expect(
+      eventLine({ type: "discarded", name: "a", url: "u", reason: "sha256 mismatch: expected x" }),
+    ).toBe(
+      "a: sha256 mismatch: expected x over bytes resumed from an earlier download; " +
+        "discarded the .partial, downloading again from byte 0",
+    );
     expect(eventLine({ type: "bytes", name: "a", done: 1, total: 2 })).toBeUndefined();
   });
 });

@@ -65,6 +65,8 @@ export function eventLine(e: FetchEvent): string | undefined {
       return `${e.name}: attempt ${e.failure} failed (${e.reason}); retrying in ${(e.delayMs / 1000).toFixed(1)} s`;
     case "source-failed":
       return `${e.name}: giving up on ${e.url}: ${e.reason}`;
+    case "discarded":
+      return `${e.name}: ${e.reason} over bytes resumed from an earlier download; discarded the .partial, downloading again from byte 0`;
     case "verified":
       return `${e.name}: sha256 verified, in place`;
     case "failed":

@@ -1,19 +1,33 @@
 /**
  * The ComfyUI image's Dockerfile, checked without Docker: it lints clean, every base image is
- * pinned by digest, every git checkout is a full commit, the models stage runs the tested
- * `vace models fetch`, and the runtime is loopback-only and non-root. The git-pin helper is run
- * for real against a local repository.
+ * pinned by digest, every git checkout is a full commit, the models stage copies only what
+ * `vace models fetch` needs and runs it (replayed here in a directory holding just those files),
+ * the build context leaves secrets out, and the runtime is loopback-only and non-root. The
+ * git-pin helper and the entry point are run for real.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
+import { promisify } from "node:util";
+import dockerignore from "@balena/dockerignore";
 import { DockerfileParser, type Instruction } from "dockerfile-ast";
 import { validate } from "dockerfile-utils";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { loadManifest } from "../../cli/models/manifest";
 import { requireBinary } from "../../test/binaries";
+import { startModelServer } from "../../test/doubles/http/model-server";
 
 const ROOT = resolve(__dirname, "../..");
 const TEXT = readFileSync(join(__dirname, "Dockerfile"), "utf8");
@@ -44,6 +58,24 @@ const flag = (ins: Instruction, name: string) =>
     .getFlags()
     .find((f) => f.getName() === name)
     ?.getValue();
+/** COPY instructions that read the build context (not another stage): sources and destination. */
+const contextCopies = (ins: Instruction[]) =>
+  ins
+    .filter((i) => i.getKeyword() === "COPY" && flag(i, "from") === undefined)
+    .map((i) => {
+      const args = i.getArguments().map((a) => a.getValue());
+      return { instruction: i, sources: args.slice(0, -1), dest: args.at(-1) as string };
+    });
+const IGNORE = dockerignore().add(
+  readFileSync(join(__dirname, "Dockerfile.dockerignore"), "utf8").split("\n"),
+);
+/** The files at a path of the repository (a file, or every file below a folder). */
+const filesAt = (path: string): string[] =>
+  statSync(join(ROOT, path)).isDirectory()
+    ? readdirSync(join(ROOT, path), { recursive: true, withFileTypes: true })
+        .filter((d) => d.isFile())
+        .map((d) => relative(ROOT, join(d.parentPath, d.name)))
+    : [path];
 
 describe("docker/comfyui/Dockerfile", () => {
   it("parses and lints clean with dockerfile-utils", () => {
@@ -109,7 +141,7 @@ describe("docker/comfyui/Dockerfile", () => {
     });
   });
 
-  it("runs ComfyUI as a non-root user on 127.0.0.1:8188 only, with a health check and ffmpeg", () => {
+  it("runs ComfyUI as a non-root user through the entry point that fixes 127.0.0.1:8188, with a health check and ffmpeg", () => {
     const runtime = stage("runtime").instructions;
     const users = runtime
       .filter((i) => i.getKeyword() === "USER")
@@ -118,20 +150,194 @@ describe("docker/comfyui/Dockerfile", () => {
     const entry = JSON.parse(
       runtime.find((i) => i.getKeyword() === "ENTRYPOINT")?.getArgumentsContent() ?? "[]",
     );
-    expect(entry.slice(0, 6)).toEqual([
-      "python",
-      "main.py",
-      "--listen",
-      "127.0.0.1",
-      "--port",
-      "8188",
-    ]);
-    expect(entry).toContain("/opt/models/extra_model_paths.yaml");
+    expect(entry).toEqual(["/usr/local/bin/comfyui-entrypoint"]);
+    const installed = contextCopies(runtime).find((c) => c.dest === entry[0]);
+    expect(installed?.sources).toEqual(["docker/comfyui/entrypoint.sh"]);
+    // Root-owned (the default) and executable whatever mode the checkout gave the file.
+    expect(flag(installed?.instruction as Instruction, "chmod")).toBe("0755");
     expect(runtime.some((i) => i.getKeyword() === "EXPOSE")).toBe(false);
     expect(runtime.find((i) => i.getKeyword() === "HEALTHCHECK")?.getArgumentsContent()).toContain(
       "http://127.0.0.1:8188/system_stats",
     );
     expect(runs(runtime).some((r) => /apt-get install .*\bffmpeg\b/.test(r))).toBe(true);
+  });
+});
+
+describe("the models stage and the build context", () => {
+  const models = stage("models").instructions;
+
+  it("copies only what `vace models fetch` needs, never the whole context", () => {
+    const copies = contextCopies(models);
+    for (const c of copies) {
+      for (const src of c.sources) {
+        // `.`, `./`, `cli/`, `docker/`… would bring docker/.env, out/ or unrelated code.
+        expect(src, `COPY ${src}`).not.toMatch(/^(\.\/?|\*|cli\/?|docker\/?)$/);
+      }
+    }
+    expect(copies.flatMap((c) => c.sources)).toContain("docker/models.json");
+    // The contract's command line, with the `vace` script pointed at the models-only entry.
+    expect(runs(models)).toContain('npm pkg set scripts.vace="tsx cli/models/main.ts"');
+  });
+
+  it("keeps secrets, outputs, caches and unrelated code out of the context, and every COPY source in", () => {
+    for (const path of [
+      ".env",
+      "docker/.env",
+      "docker/gateway/.env",
+      "cli/models/.env",
+      ".env.local",
+      "out/smoke/report.json",
+      ".ci/cache/npm/_cacache/index",
+      ".git/config",
+      "node_modules/undici/index.js",
+      "infra/ecs/deployment.ts",
+      "smoke/run.ts",
+      "cli/index.ts",
+      "cli/render.ts",
+      "cli/models/fetch.test.ts",
+      "cli/models/x.safetensors.partial",
+      "docs/image.md",
+      "docker/compose.yaml",
+      "docker/comfyui/Dockerfile",
+    ]) {
+      expect(IGNORE.ignores(path), path).toBe(true);
+    }
+    for (const { sources } of contextCopies(dockerfile.getInstructions())) {
+      for (const src of sources) {
+        const files = filesAt(src).filter((f) => !f.endsWith(".test.ts"));
+        expect(files.length, `${src} holds files`).toBeGreaterThan(0);
+        for (const f of files) expect(IGNORE.ignores(f), f).toBe(false);
+      }
+    }
+  });
+
+  it("runs contract 5's command from exactly the stage's files (replayed against a 404 server)", async () => {
+    const work = mkdtempSync(join(tmpdir(), "vace-models-stage-"));
+    const server = await startModelServer({});
+    try {
+      // The stage's COPYs, as Docker applies them to the filtered context.
+      for (const { sources, dest } of contextCopies(models)) {
+        for (const src of sources) {
+          const from = join(ROOT, src);
+          const to = statSync(from).isDirectory()
+            ? join(work, dest)
+            : join(work, dest.endsWith("/") ? join(dest, basename(src)) : dest);
+          cpSync(from, to, {
+            recursive: true,
+            filter: (p) => p === from || !IGNORE.ignores(relative(ROOT, p)),
+          });
+        }
+      }
+      symlinkSync(join(ROOT, "node_modules"), join(work, "node_modules"));
+      mkdirSync(join(work, "models"));
+      const sh = (cmd: string) =>
+        promisify(execFile)("sh", ["-c", cmd], { cwd: work, timeout: 20_000 }).then(
+          (r) => ({ code: 0, ...r }),
+          (e: { code: number; stdout: string; stderr: string }) => e,
+        );
+      const setScript = runs(models).find((r) => r.startsWith("npm pkg set "));
+      expect((await sh(setScript as string)).code).toBe(0);
+
+      const fetch = runs(models).find((r) => r.includes("models fetch")) as string;
+      const run = await sh(
+        `${fetch.replace("--dir /models", "--dir models")} --base-url ${server.url} --retries 0`,
+      );
+      const manifest = await loadManifest(join(work, "docker/models.json"));
+      // Every file reaches the network and fails cleanly: the fetcher loaded and ran.
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stderr).toContain(
+        `vace: ${manifest.models.length} of ${manifest.models.length} model(s) failed`,
+      );
+      for (const m of manifest.models) {
+        expect(run.stderr).toContain(
+          `${m.folder}/${m.name}: not fetched (expected sha256 ${m.sha256}`,
+        );
+      }
+      expect(run.stderr).toContain(": HTTP 404");
+      expect(run.stdout).toBe("");
+    } finally {
+      await server.close();
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("entrypoint.sh", () => {
+  const script = join(__dirname, "entrypoint.sh");
+  const work = mkdtempSync(join(tmpdir(), "vace-entrypoint-"));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  // `python` on PATH is a real argparse with ComfyUI's definitions of the options that matter
+  // (comfy/cli_args.py at the pinned commit), printing what ComfyUI would run with.
+  const python3 = requireBinary("python3");
+  mkdirSync(join(work, "bin"));
+  writeFileSync(
+    join(work, "probe.py"),
+    [
+      "import argparse, json",
+      "p = argparse.ArgumentParser()",
+      'p.add_argument("script")',
+      'p.add_argument("--listen", type=str, default="127.0.0.1", nargs="?", const="0.0.0.0,::")',
+      'p.add_argument("--port", type=int, default=8188)',
+      'p.add_argument("--enable-cors-header", type=str, default=None, nargs="?", const="*")',
+      'p.add_argument("--extra-model-paths-config", type=str, nargs="+", action="append")',
+      'p.add_argument("--disable-auto-launch", action="store_true")',
+      'p.add_argument("--lowvram", action="store_true")',
+      'p.add_argument("--preview-method", type=str, default="none")',
+      "print(json.dumps(vars(p.parse_args())))",
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(
+    join(work, "bin", "python"),
+    `#!/bin/sh\nexec ${python3} ${join(work, "probe.py")} "$@"\n`,
+    { mode: 0o755 },
+  );
+  const entry = (...args: string[]) =>
+    spawnSync("sh", [script, ...args], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${join(work, "bin")}:${process.env.PATH}` },
+    });
+
+  it("is clean under shellcheck", () => {
+    const r = spawnSync(requireBinary("shellcheck"), [script], { encoding: "utf8" });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  it("runs main.py with the user's arguments, on 127.0.0.1:8188, with the image's model paths", () => {
+    const r = entry("--lowvram", "--preview-method", "auto");
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      script: "main.py",
+      listen: "127.0.0.1",
+      port: 8188,
+      enable_cors_header: null,
+      extra_model_paths_config: [["/opt/models/extra_model_paths.yaml"]],
+      disable_auto_launch: true,
+      lowvram: true,
+      preview_method: "auto",
+    });
+  });
+
+  it("refuses --listen, --port and --enable-cors-header in every spelling argparse accepts", () => {
+    for (const args of [
+      ["--listen"],
+      ["--listen", "0.0.0.0"],
+      ["--listen=0.0.0.0"],
+      ["--lis", "0.0.0.0"],
+      ["--l=::"],
+      ["--lowvram", "--port", "80"],
+      ["--port=80"],
+      ["--po", "80"],
+      ["--enable-cors-header"],
+      ["--enable-cors-header=*"],
+      ["--enable-cors=https://evil.example"],
+    ]) {
+      const r = entry(...args);
+      expect(r.status, args.join(" ")).toBe(2);
+      expect(r.stdout, "ComfyUI must not start").toBe("");
+      expect(r.stderr).toContain("is not allowed: ComfyUI must listen on 127.0.0.1:8188 only");
+    }
   });
 });
 

@@ -70,6 +70,8 @@ export interface Route {
   failFirst?: number;
   /** For the first request only: send this many body bytes, then destroy the socket. */
   cutAfter?: number;
+  /** For every request: send this many body bytes, then destroy the socket. */
+  cutEvery?: number;
   /** Every response: no Content-Length (chunked), and a clean end at this byte of the file. */
   endAt?: number;
   /** Always send the whole file with 200, whatever Range says. */
@@ -161,9 +163,10 @@ export async function startModelServer(
         "accept-ranges": "bytes",
       });
     }
+    const cut = route.cutEvery ?? (n === 1 ? route.cutAfter : undefined);
     const stopAt =
-      route.cutAfter !== undefined && n === 1
-        ? start + route.cutAfter
+      cut !== undefined
+        ? Math.min(content.size, start + cut)
         : Math.min(content.size, route.endAt ?? content.size);
     for (let pos = start; pos < stopAt; ) {
       const end = Math.min(stopAt, pos + 256 * 1024);
