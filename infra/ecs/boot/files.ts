@@ -32,6 +32,8 @@ export const BOOT_FILES: readonly BootFile[] = [
     "wan-vace-secrets.service",
     "wan-vace-comfyui.service",
     "wan-vace-gateway.service",
+    "wan-vace-secrets-refresh.service",
+    "wan-vace-secrets-refresh.timer",
   ].map(
     (unit): BootFile => ({
       source: `systemd/${unit}`,
@@ -54,6 +56,7 @@ export function startedUnits(idle: boolean): string[] {
   return [
     "wan-vace-comfyui.service",
     "wan-vace-gateway.service",
+    "wan-vace-secrets-refresh.timer",
     ...(idle ? ["wan-vace-idle.timer"] : []),
   ];
 }

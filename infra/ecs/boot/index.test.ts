@@ -123,6 +123,7 @@ describe("renderUserData", () => {
       "--no-block",
       "wan-vace-comfyui.service",
       "wan-vace-gateway.service",
+      "wan-vace-secrets-refresh.timer",
       "wan-vace-idle.timer",
     ]);
   });
@@ -134,9 +135,47 @@ describe("renderUserData", () => {
     expect(comfyui).toContain("--network host --gpus all ${COMFYUI_IMAGE}");
     expect(comfyui).not.toMatch(/\s(-p|--publish)\s/);
     const gateway = fileAt(config, "/etc/systemd/system/wan-vace-gateway.service")?.content ?? "";
-    expect(gateway).toContain("--env-file /run/wan-vace/gateway.env");
+    // The token file is mounted read-only; docker's own env (kept on disk in the container's
+    // config.v2.json, shown by docker inspect) gets only its path.
+    expect(gateway).toContain("-v /run/wan-vace/gateway.env:/run/wan-vace/gateway.env:ro");
+    expect(gateway).not.toContain("--env-file");
+    const dockerEnv = [...gateway.matchAll(/\s(?:-e|--env)[\s=](\S+)/g)].map((m) => m[1]);
+    expect(dockerEnv).toEqual([
+      "VACE_ENV_FILE=/run/wan-vace/gateway.env",
+      "XDG_DATA_HOME=/data",
+      "XDG_CONFIG_HOME=/config",
+    ]);
     expect(gateway).toContain("-v /run/wan-vace/tls:/run/wan-vace/tls:ro");
     expect(gateway).toContain("--tmpfs /config");
+  });
+
+  it("retries the one-shot boot steps, within a start limit, and re-reads the secret on a timer", () => {
+    const config = parsed(largest);
+    /** `section` of a unit file as key → values (a key may repeat). */
+    const section = (unit: string, name: string) => {
+      const text = fileAt(config, `/etc/systemd/system/${unit}`)?.content ?? "";
+      const body = text.split(/^\[/m).find((s) => s.startsWith(`${name}]`)) ?? "";
+      const entries = new Map<string, string[]>();
+      for (const [, key = "", value = ""] of body.matchAll(/^(\w+)=(.*)$/gm)) {
+        entries.set(key, [...(entries.get(key) ?? []), value]);
+      }
+      return entries;
+    };
+    for (const unit of ["wan-vace-setup.service", "wan-vace-secrets.service"]) {
+      const service = section(unit, "Service");
+      expect(service.get("Type"), unit).toEqual(["oneshot"]);
+      expect(service.get("Restart"), unit).toEqual(["on-failure"]);
+      expect(service.get("RestartSec"), unit).toEqual(["30s"]);
+      // systemd reads the start limit from [Unit] only; in [Service] it is silently ignored.
+      expect(section(unit, "Unit").get("StartLimitIntervalSec"), unit).toEqual(["6h"]);
+      expect(section(unit, "Unit").get("StartLimitBurst"), unit).toEqual(["5"]);
+    }
+    const refresh = section("wan-vace-secrets-refresh.service", "Service");
+    expect(refresh.get("ExecStart")).toEqual([
+      "/usr/bin/python3 /usr/local/lib/wan-vace/boot_secrets.py --refresh",
+    ]);
+    const timer = section("wan-vace-secrets-refresh.timer", "Timer");
+    expect([timer.get("OnBootSec"), timer.get("OnUnitActiveSec")]).toEqual([["10min"], ["5min"]]);
   });
 
   it("every shell script, and boot.env as bash, passes shellcheck", async () => {

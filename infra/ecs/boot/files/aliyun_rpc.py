@@ -25,9 +25,17 @@ ENDPOINTS = {
     "oos": ("WAN_VACE_OOS_URL", "https://oos.{region}.aliyuncs.com", "2019-06-01"),
     "ecs": ("WAN_VACE_ECS_URL", "https://ecs.{region}.aliyuncs.com", "2014-05-26"),
 }
-# Codes worth retrying: throttling, transient server errors, and a RAM policy that is
-# still being attached when the instance boots.
-RETRYABLE = ("Throttling", "ServiceUnavailable", "InternalError", "Forbidden", "NoPermission")
+# Codes worth retrying: throttling, transient server errors, and a RAM role or policy that is
+# still being attached when the instance boots (NoRamRole, NoCredentials come from metadata).
+RETRYABLE = (
+    "Throttling",
+    "ServiceUnavailable",
+    "InternalError",
+    "Forbidden",
+    "NoPermission",
+    "NoRamRole",
+    "NoCredentials",
+)
 
 
 class RpcError(Exception):

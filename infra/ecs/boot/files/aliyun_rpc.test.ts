@@ -156,6 +156,14 @@ describe("boot_secrets.py against a fake metadata service and OOS", () => {
     const internalDir = join(dir, "internal");
     expect((await run(internalDir, { TLS_MODE: "internal" })).code).toBe(0);
     expect(readFileSync(join(internalDir, "gateway.env"), "utf8")).toContain("VACE_TLS=internal\n");
+
+    // The gateway reads the file through VACE_ENV_FILE: KEY=VALUE lines, VACE_ keys only, values
+    // taken literally to the end of the line (no quotes, no export, no surrounding blanks).
+    for (const d of [acmeDir, internalDir]) {
+      const lines = readFileSync(join(d, "gateway.env"), "utf8").split("\n");
+      expect(lines.pop()).toBe("");
+      for (const line of lines) expect(line).toMatch(/^VACE_[A-Z0-9_]+=[^\s"'](?:[^"']*[^\s"'])?$/);
+    }
   });
 
   it("refuses a weak token without printing it, and writes nothing", async () => {
@@ -180,5 +188,29 @@ describe("boot_secrets.py against a fake metadata service and OOS", () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("EntityNotExists.Parameter");
     expect(result.stderr).not.toContain("retry");
+  });
+
+  it("waits for a role attached after boot: no role listed yet, then credentials not ready", async () => {
+    const late = new FakeCloud({ secrets, roleListEmpty: 2, credentialsNotReady: 1 });
+    await late.start();
+    try {
+      const runDir = join(dir, "late-role");
+      const result = await runPython(["boot_secrets.py"], {
+        ...late.env(),
+        REGION: "ap-southeast-1",
+        SECRET_PARAMETER_NAME: "wan-vace-dev-boot",
+        TLS_MODE: "internal",
+        WAN_VACE_RUN_DIR: runDir,
+        WAN_VACE_RETRY_DELAY: "0.01",
+        WAN_VACE_FETCH_ATTEMPTS: "5",
+      });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr.match(/NoRamRole: .*retry \d\/4/g)).toHaveLength(2);
+      expect(result.stderr).toMatch(/NoCredentials: .*retry 3\/4/);
+      expect(late.callsTo("GetSecretParameter")).toHaveLength(1);
+      expect(readFileSync(join(runDir, "gateway.env"), "utf8")).toContain("VACE_TLS=internal\n");
+    } finally {
+      await late.stop();
+    }
   });
 });

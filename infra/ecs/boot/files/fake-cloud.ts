@@ -27,6 +27,12 @@ export interface FakeCloudOptions {
   secrets?: Record<string, string>;
   /** The first N credential reads answer 404, as before the RAM role is attached. */
   credentialsMissing?: number;
+  /** The next N reads of the role list answer 200 with no role (attached after boot). */
+  roleListEmpty?: number;
+  /** The next N reads of the role's credentials answer a Code other than Success. */
+  credentialsNotReady?: number;
+  /** Body of the driver installer served under the mirror path of `source-address`. */
+  driverScript?: string;
   /** Error code StopInstance answers with (403), or undefined for success. */
   stopError?: string;
 }
@@ -52,15 +58,24 @@ export function rpcSignature(method: string, params: Record<string, string>, sec
 export class FakeCloud {
   readonly calls: RpcCall[] = [];
   readonly metadataRequests: string[] = [];
+  /** name → JSON value of each OOS secret parameter; change it to rotate a secret. */
+  readonly secrets: Record<string, string>;
+  /** How often the driver installer was downloaded. */
+  driverDownloads = 0;
   /** What GET /queue answers: a JSON body, or a status with a non-JSON body. */
   queue: { running: unknown[]; pending: unknown[] } | "error" = { running: [], pending: [] };
   private readonly server: Server;
   private readonly sessionToken = "md-session-token-1";
   private credentialsMissing: number;
+  private roleListEmpty: number;
+  private credentialsNotReady: number;
   port = 0;
 
   constructor(private readonly options: FakeCloudOptions = {}) {
+    this.secrets = { ...options.secrets };
     this.credentialsMissing = options.credentialsMissing ?? 0;
+    this.roleListEmpty = options.roleListEmpty ?? 0;
+    this.credentialsNotReady = options.credentialsNotReady ?? 0;
     this.server = createServer((req, res) => this.handle(req, res));
   }
 
@@ -103,6 +118,11 @@ export class FakeCloud {
       return send(200, { queue_running: this.queue.running, queue_pending: this.queue.pending });
     }
     if (url.pathname.startsWith("/latest/")) return this.metadata(req, url.pathname, send);
+    if (url.pathname === "/opsx/ecs/linux/binary/script/auto_install_v4.0.sh") {
+      if (this.options.driverScript === undefined) return send(404, "no driver script");
+      this.driverDownloads += 1;
+      return send(200, this.options.driverScript);
+    }
     const service = url.pathname.replace(/\/$/, "").slice(1);
     if (req.method === "GET" && (service === "oos" || service === "ecs")) {
       return this.rpc(service, Object.fromEntries(url.searchParams), send);
@@ -124,12 +144,24 @@ export class FakeCloud {
     }
     const item = path.replace("/latest/meta-data/", "");
     if (item === "instance-id") return send(200, INSTANCE_ID);
+    // The internal package mirror: here, this fake itself.
+    if (item === "source-address") return send(200, this.url);
     if (item.startsWith("ram/security-credentials/") && this.credentialsMissing > 0) {
       this.credentialsMissing -= 1;
       return send(404, "Not Found");
     }
-    if (item === "ram/security-credentials/") return send(200, ROLE);
+    if (item === "ram/security-credentials/") {
+      if (this.roleListEmpty > 0) {
+        this.roleListEmpty -= 1;
+        return send(200, "");
+      }
+      return send(200, ROLE);
+    }
     if (item === `ram/security-credentials/${ROLE}`) {
+      if (this.credentialsNotReady > 0) {
+        this.credentialsNotReady -= 1;
+        return send(200, { Code: "Failure", Message: "role is being attached" });
+      }
       return send(200, { Code: "Success", Expiration: "2099-01-01T00:00:00Z", ...CREDENTIALS });
     }
     send(404, "Not Found");
@@ -155,7 +187,7 @@ export class FakeCloud {
     const action = params.Action ?? "";
     this.calls.push({ service, action, params });
     if (service === "oos" && action === "GetSecretParameter" && params.Version === "2019-06-01") {
-      const value = this.options.secrets?.[params.Name ?? ""];
+      const value = this.secrets[params.Name ?? ""];
       if (value === undefined) {
         return send(404, { Code: "EntityNotExists.Parameter", Message: "no such parameter" });
       }

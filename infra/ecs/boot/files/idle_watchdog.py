@@ -1,9 +1,10 @@
 """Idle watchdog, run every minute by wan-vace-idle.timer.
 
 Stops the instance with StopInstance(StoppedMode=StopCharging) once nobody has sent a
-request for IDLE_STOP_MINUTES and ComfyUI has nothing running or pending. "Request" means
-the gateway's access log was written: the gateway skips /healthz there, so probes do not
-keep the instance alive. A `shutdown` from the OS would keep billing, so it is never used.
+request for IDLE_STOP_MINUTES and ComfyUI has nothing running or pending. "Request" means a
+line of the gateway's access log that was not refused (401/403): internet scanners are
+refused all day and must not keep the instance up, and the gateway skips /healthz there, so
+probes do not either. A `shutdown` from the OS would keep billing, so it is never used.
 """
 
 import json
@@ -31,6 +32,60 @@ def queue_state(url):
     if not isinstance(queue, dict):
         return "unknown"
     return "busy" if queue.get("queue_running") or queue.get("queue_pending") else "idle"
+
+
+# The gateway's answers to requests without a valid token (and to cross-site requests).
+REFUSED = (401, 403)
+# The newest lines are at the end; a bounded read keeps each run cheap on a 50 MiB log.
+TAIL_BYTES = 256 * 1024
+
+
+def read_tail(path, limit=TAIL_BYTES):
+    """The whole lines among the last `limit` bytes of the file; [] when there is no file."""
+    try:
+        with open(path, "rb") as handle:
+            start = max(0, handle.seek(0, os.SEEK_END) - limit)
+            handle.seek(start)
+            data = handle.read(limit)
+    except FileNotFoundError:
+        return []
+    lines = data.decode("utf-8", errors="replace").split("\n")
+    # A read that starts mid-file starts mid-line: drop that fragment.
+    return lines[1:] if start > 0 else lines
+
+
+def last_request_in(lines):
+    """`ts` of the newest Caddy JSON access line whose status is not 401/403, or None.
+
+    Lines that are not such JSON are skipped, never guessed at."""
+    for line in reversed(lines):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        ts, status = entry.get("ts"), entry.get("status")
+        if type(ts) in (int, float) and type(status) is int and status not in REFUSED:
+            return float(ts)
+    return None
+
+
+def remember(path, last_request_at):
+    """The newer of `last_request_at` and the one stored at `path` (tmpfs, this boot only),
+    stored back. A request stays counted after Caddy rolls the log or a refused flood pushes
+    it out of the tail."""
+    try:
+        with open(path) as handle:
+            known = float(handle.read().strip())
+    except (FileNotFoundError, ValueError):
+        known = None
+    newest = max((t for t in (known, last_request_at) if t is not None), default=None)
+    if newest is not None and newest != known:
+        with open(f"{path}.tmp", "w") as handle:
+            handle.write(f"{newest}\n")
+        os.replace(f"{path}.tmp", path)
+    return newest
 
 
 def decide(now, booted_at, last_request_at, queue, idle_seconds, grace_seconds):
@@ -64,10 +119,9 @@ def main():
     now = time.time()
     with open(env.get("WAN_VACE_PROC_UPTIME", "/proc/uptime")) as handle:
         booted_at = now - float(handle.read().split()[0])
-    try:
-        last_request_at = os.stat(env.get("WAN_VACE_ACCESS_LOG", "/var/log/wan-vace/access.log")).st_mtime
-    except FileNotFoundError:
-        last_request_at = None
+    os.makedirs(run_dir, mode=0o700, exist_ok=True)
+    access_log = env.get("WAN_VACE_ACCESS_LOG", "/var/log/wan-vace/access.log")
+    last_request_at = remember(f"{run_dir}/last-request", last_request_in(read_tail(access_log)))
     queue = queue_state(env.get("WAN_VACE_QUEUE_URL", "http://127.0.0.1:8188/queue"))
     stop, reason = decide(
         now,
@@ -85,7 +139,6 @@ def main():
     except (RpcError, OSError, KeyError) as error:
         log(f"ERROR: StopInstance failed ({error}); the next run retries")
         return 1
-    os.makedirs(run_dir, mode=0o700, exist_ok=True)
     with open(marker, "w") as handle:
         handle.write(f"{int(now)}\n")
     return 0

@@ -1,10 +1,42 @@
-import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../../../docker/gateway/launch";
 import { requireBinary } from "../../../../test/binaries";
 import { FakeCloud, INSTANCE_ID, runPython } from "./fake-cloud";
+
+/**
+ * One line of the gateway's access log as Caddy 2.6 writes it (JSON, `ts` in unix seconds as a
+ * float, headers deleted by the Caddyfile's filter); the shape was copied from a real Caddy run.
+ */
+function accessLine(ts: number, status: number, uri = "/queue"): string {
+  return JSON.stringify({
+    level: status >= 400 ? "error" : "info",
+    ts,
+    logger: "http.log.access.log0",
+    msg: "handled request",
+    request: {
+      remote_ip: "203.0.113.7",
+      remote_port: "51234",
+      proto: "HTTP/1.1",
+      method: "GET",
+      host: "vace.example.com",
+      uri,
+    },
+    user_id: "",
+    duration: 0.000412,
+    size: 24,
+    status,
+    resp_headers: { "Content-Type": ["application/json"] },
+  });
+}
+const ago = (minutes: number) => Date.now() / 1000 - minutes * 60;
+/** An internet scanner's refused requests: they must never count as use. */
+const scanners = (ts: number) =>
+  [accessLine(ts, 401, "/"), accessLine(ts, 401, "/.env"), accessLine(ts, 403, "/prompt")].join(
+    "\n",
+  );
 
 async function pythonJson(code: string, args: string[]): Promise<unknown> {
   const result = await runPython(["-c", code, ...args]);
@@ -81,9 +113,9 @@ describe("idle watchdog", () => {
   it("busy queue keeps it up; idle stops it with StopCharging exactly once", async () => {
     writeFileSync(join(dir, "uptime"), "18000.00 30000.00\n"); // up 5 h
     const log = join(dir, "access.log");
-    writeFileSync(log, "{}\n");
-    const twoHoursAgo = Date.now() / 1000 - 2 * 3600;
-    utimesSync(log, twoHoursAgo, twoHoursAgo);
+    // The last real request was 2 h ago; scanners were refused a minute ago (so the file's
+    // mtime is recent, which must not count).
+    writeFileSync(log, `${accessLine(ago(120), 200)}\n${scanners(ago(1))}\n`);
     const runDir = join(dir, "run");
 
     cloud.queue = { running: [[0, "p0", {}, {}, []]], pending: [] };
@@ -110,6 +142,42 @@ describe("idle watchdog", () => {
       JSON.stringify([INSTANCE_ID]),
     );
     expect(idle.stderr).toContain("StoppedMode=StopCharging");
+  });
+
+  it("only authenticated requests count, newest first, remembered across log rotation", async () => {
+    writeFileSync(join(dir, "uptime"), "18000.00 30000.00\n"); // up 5 h
+    const log = join(dir, "recent.log");
+    const runDir = join(dir, "recent");
+    writeFileSync(log, `${accessLine(ago(130), 200)}\n${accessLine(ago(5), 200, "/history/x")}\n`);
+    appendFileSync(log, `not json\n${scanners(ago(1))}\n{"ts": "soon", "status": 200}\n`);
+    cloud.queue = { running: [], pending: [] };
+    const stops = cloud.callsTo("StopInstance").length;
+    const recent = await runWatchdog(cloud, runDir, log);
+    expect(recent.stderr).toContain("staying up: last request 5 min ago");
+
+    // Caddy rolled the file: only refused requests since. The request seen before still counts.
+    writeFileSync(log, `${scanners(ago(1))}\n`);
+    const rolled = await runWatchdog(cloud, runDir, log);
+    expect(rolled.stderr).toContain("staying up: last request 5 min ago");
+    expect(cloud.callsTo("StopInstance")).toHaveLength(stops);
+  });
+
+  it("reads only the log's tail: a refused flood hides older requests, and cut lines are skipped", async () => {
+    const log = join(dir, "flood.log");
+    const flood = Array.from({ length: 400 }, () => accessLine(ago(1), 401)).join("\n");
+    writeFileSync(log, `${accessLine(ago(3), 200)}\n${flood}\n`);
+    const result = (await pythonJson(
+      [
+        "import json, sys, idle_watchdog as w",
+        "whole = w.last_request_in(w.read_tail(sys.argv[1], 1 << 20))",
+        "tail = w.read_tail(sys.argv[1], 4096)",
+        "print(json.dumps({'whole': whole, 'tail': w.last_request_in(tail), 'first': tail[0][:1]}))",
+      ].join("\n"),
+      [log],
+    )) as { whole: number | null; tail: number | null; first: string };
+    expect(result.whole).toBeGreaterThan(ago(4));
+    expect(result.tail).toBeNull();
+    expect(result.first).toBe("{"); // the partial first line was dropped
   });
 
   it("a refused StopInstance fails the run and leaves no marker, so the next run retries", async () => {

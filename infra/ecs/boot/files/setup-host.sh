@@ -5,7 +5,13 @@ set -euo pipefail
 # shellcheck source=/dev/null
 . "${WAN_VACE_BOOT_ENV:-/etc/wan-vace/boot.env}"
 
-STATE=/var/lib/wan-vace
+# WAN_VACE_* overrides exist for the tests only.
+STATE=${WAN_VACE_STATE_DIR:-/var/lib/wan-vace}
+DRIVER_DIR=${WAN_VACE_DRIVER_DIR:-/root/auto_install}
+DRIVER_SCRIPT=auto_install_v4.0.sh
+# How long a working driver may take to appear once the installer is no longer running.
+DRIVER_WAIT_S=${WAN_VACE_DRIVER_WAIT_S:-1800}
+POLL_S=${WAN_VACE_POLL_S:-20}
 MD=${WAN_VACE_METADATA_URL:-http://100.100.100.200}
 # unattended-upgrades may hold the dpkg lock on first boot: wait for it, do not fail.
 APT=(apt-get -y -q -o DPkg::Lock::Timeout=900 -o Acquire::Retries=5)
@@ -48,6 +54,19 @@ installed() {
 }
 
 driver_ready() { nvidia-smi -L >/dev/null 2>&1; }
+installer_running() { pgrep -f "$DRIVER_SCRIPT" >/dev/null; }
+
+# The driver installer reboots mid-way, possibly inside dpkg, and every apt-get refuses to run
+# after an interrupted dpkg. dpkg has no lock timeout: try for 15 min (45 tries, 20 s apart), as
+# long as apt-get waits for unattended-upgrades.
+dpkg_recover() {
+  local try
+  for ((try = 1; try <= 45; try++)); do
+    dpkg --configure -a && return
+    sleep "$POLL_S"
+  done
+  die "dpkg --configure -a kept failing for 15 min"
+}
 
 install_driver() {
   if [[ $DRIVER_MODE == preinstalled ]]; then
@@ -58,29 +77,45 @@ install_driver() {
     driver_ready || die "the NVIDIA driver was installed but nvidia-smi fails now; see dmesg"
     return
   fi
-  local dir=/root/auto_install script=auto_install_v4.0.sh
+  local script=$DRIVER_DIR/$DRIVER_SCRIPT status=0
   if [[ ! -e $STATE/driver.started ]]; then
     log "installing driver $DRIVER_VERSION, CUDA $CUDA_VERSION, cuDNN $CUDNN_VERSION (reboots the instance)"
-    mkdir -p "$dir"
-    curl -fsSL --retry 10 -o "$dir/$script" "$(mirror)/opsx/ecs/linux/binary/script/$script"
+    mkdir -p "$DRIVER_DIR"
+    # A failed try's log would end the wait below at once: keep it, but aside.
+    if [[ -e $DRIVER_DIR/auto_install.log ]]; then mv -f "$DRIVER_DIR/auto_install.log" "$DRIVER_DIR/auto_install.log.1"; fi
+    curl -fsSL --retry 10 -o "$script" "$(mirror)/opsx/ecs/linux/binary/script/$DRIVER_SCRIPT"
     if [[ -n ${DRIVER_SCRIPT_SHA256:-} ]]; then
-      echo "$DRIVER_SCRIPT_SHA256  $dir/$script" | sha256sum -c - || die "$script does not match DRIVER_SCRIPT_SHA256"
+      echo "$DRIVER_SCRIPT_SHA256  $script" | sha256sum -c - || die "$DRIVER_SCRIPT does not match DRIVER_SCRIPT_SHA256"
     else
-      log "$script is not pinned (set driver.scriptSha256): running sha256 $(sha256sum "$dir/$script" | cut -c1-64)"
+      log "$DRIVER_SCRIPT is not pinned (set driver.scriptSha256): running sha256 $(sha256sum "$script" | cut -c1-64)"
     fi
     touch "$STATE/driver.started"
-    (cd "$dir" && bash "$script" "$DRIVER_VERSION" "$CUDA_VERSION" "$CUDNN_VERSION" FALSE FALSE) ||
-      log "$script exited with $?"
+    (cd "$DRIVER_DIR" && bash "$DRIVER_SCRIPT" "$DRIVER_VERSION" "$CUDA_VERSION" "$CUDNN_VERSION" FALSE FALSE) || status=$?
+    log "$DRIVER_SCRIPT exited with $status"
   fi
-  # The installer may still be running, or about to reboot: wait for a working driver.
-  local deadline=$((SECONDS + 5400))
-  until driver_ready && ! pgrep -f "$script" >/dev/null; do
-    grep -qs 'INSTALL FAIL' "$dir/auto_install.log" && die "driver install failed; see $dir/auto_install.log"
-    ((SECONDS < deadline)) || die "no working driver after 90 min; see $dir/auto_install.log"
-    sleep 20
-  done
+  wait_for_driver
   touch "$STATE/driver.done"
   log "driver ready: $(nvidia-smi -L | head -n1)"
+}
+
+# The installer reboots the instance and may go on after that reboot, so only a working driver
+# proves success. Wait DRIVER_WAIT_S for it. When the installer failed or finished without one,
+# clear the started marker: the next start (Restart=on-failure, or a later boot) runs it again
+# instead of waiting for a driver that never comes.
+wait_for_driver() {
+  local deadline=$((SECONDS + DRIVER_WAIT_S)) logfile=$DRIVER_DIR/auto_install.log
+  until driver_ready && ! installer_running; do
+    if grep -qs 'INSTALL FAIL' "$logfile"; then
+      rm -f "$STATE/driver.started"
+      die "driver install failed; see $logfile (the next start runs the installer again)"
+    fi
+    if ((SECONDS >= deadline)); then
+      installer_running && die "$DRIVER_SCRIPT still runs after $((DRIVER_WAIT_S / 60)) min; the next start waits again"
+      rm -f "$STATE/driver.started"
+      die "no working driver $((DRIVER_WAIT_S / 60)) min after $DRIVER_SCRIPT; see $logfile (the next start runs the installer again)"
+    fi
+    sleep "$POLL_S"
+  done
 }
 
 install_docker() {
@@ -120,6 +155,7 @@ main() {
   [[ $os == ubuntu-22.04 ]] || die "needs Ubuntu 22.04 (the pinned packages are for jammy); this image is $os"
   mkdir -p "$STATE" /var/lib/wan-vace/caddy /var/log/wan-vace
   install_driver
+  dpkg_recover
   install_docker
   install_toolkit
   # ComfyUI listens on loopback; drop 8188 from anywhere else even if that ever changes.
@@ -128,4 +164,5 @@ main() {
   log "host ready"
 }
 
-main "$@"
+# Sourced by the tests, which call single functions.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

@@ -1,0 +1,194 @@
+import { execFile } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeCloud, FILES } from "./fake-cloud";
+
+/**
+ * setup-host.sh and registry-login.sh, run by real bash against the fake metadata service and
+ * mirror. Only the programs this machine lacks (nvidia-smi, dpkg's writes, docker) are stand-in
+ * scripts on PATH that record how they were called.
+ */
+describe("host scripts", () => {
+  // The fake installer records its arguments, then does what the installer-mode file says.
+  const cloud = new FakeCloud({
+    driverScript: [
+      'echo "$*" >>"$WAN_VACE_TEST/installer-args"',
+      'case $(cat "$WAN_VACE_TEST/installer-mode") in',
+      "fail) echo 'INSTALL FAIL' >>auto_install.log; exit 1 ;;",
+      "nodriver) exit 0 ;;",
+      'ok) touch "$WAN_VACE_TEST/driver-works"; exit 0 ;;',
+      "esac",
+    ].join("\n"),
+  });
+  let dir = "";
+  let bin = "";
+  beforeAll(async () => {
+    await cloud.start();
+    dir = mkdtempSync(join(tmpdir(), "wan-vace-host-"));
+    bin = join(dir, "bin");
+    mkdirSync(bin);
+    const stub = (name: string, body: string) => {
+      writeFileSync(join(bin, name), `#!/bin/bash\n${body}\n`);
+      chmodSync(join(bin, name), 0o755);
+    };
+    stub(
+      "nvidia-smi",
+      '[[ -e $WAN_VACE_TEST/driver-works ]] && echo "GPU 0: NVIDIA A10 (UUID: GPU-0)"',
+    );
+    // dpkg: busy (another apt holds the lock) as many times as the file says, then fine.
+    stub(
+      "dpkg",
+      [
+        'echo "$*" >>"$WAN_VACE_TEST/dpkg-calls"',
+        'n=$(cat "$WAN_VACE_TEST/dpkg-busy" 2>/dev/null || echo 0)',
+        '((n == 0)) || { echo $((n - 1)) >"$WAN_VACE_TEST/dpkg-busy"; echo "dpkg: error: dpkg frontend lock was locked by another process" >&2; exit 2; }',
+      ].join("\n"),
+    );
+    // docker: reads the password from stdin; fails as many times as the file says.
+    stub(
+      "docker",
+      [
+        'printf "%s|%s\\n" "$*" "$(cat)" >>"$WAN_VACE_TEST/docker-calls"',
+        'n=$(cat "$WAN_VACE_TEST/docker-fails" 2>/dev/null || echo 0)',
+        '((n == 0)) || { echo $((n - 1)) >"$WAN_VACE_TEST/docker-fails"; echo "Error response from daemon: Get https://r/v2/: net/http: TLS handshake timeout" >&2; exit 1; }',
+      ].join("\n"),
+    );
+  });
+  afterAll(async () => {
+    await cloud.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A fresh scratch dir with boot.env; `script` runs with setup-host.sh sourced, not run. */
+  function scenario(name: string, extraEnv = "") {
+    const test = join(dir, name);
+    mkdirSync(join(test, "state"), { recursive: true });
+    writeFileSync(
+      join(test, "boot.env"),
+      [
+        "DRIVER_MODE='auto-install'",
+        "DRIVER_VERSION='570.133.20'",
+        "CUDA_VERSION='12.8.1'",
+        "CUDNN_VERSION='9.8.0.87'",
+        "DRIVER_SCRIPT_SHA256=''",
+        "REGISTRY_SERVER='registry-vpc.cn-hongkong.aliyuncs.com'",
+        extraEnv,
+      ].join("\n"),
+    );
+    const read = (file: string) =>
+      existsSync(join(test, file)) ? readFileSync(join(test, file), "utf8") : "";
+    const run = (script: string, env: Record<string, string> = {}) =>
+      new Promise<{ code: number; out: string }>((resolve) => {
+        execFile(
+          // --norc: stdin is a socket here, which bash takes for rshd and would read ~/.bashrc.
+          "bash",
+          ["--norc", "-c", script],
+          {
+            cwd: FILES,
+            timeout: 15_000,
+            env: {
+              PATH: `${bin}:${process.env.PATH ?? ""}`,
+              WAN_VACE_TEST: test,
+              WAN_VACE_BOOT_ENV: join(test, "boot.env"),
+              WAN_VACE_METADATA_URL: cloud.url,
+              WAN_VACE_STATE_DIR: join(test, "state"),
+              WAN_VACE_DRIVER_DIR: join(test, "auto_install"),
+              WAN_VACE_POLL_S: "0.01",
+              ...env,
+            },
+          },
+          (error, stdout, stderr) =>
+            resolve({ code: error ? Number(error.code) : 0, out: stdout + stderr }),
+        );
+      });
+    return { test, read, run };
+  }
+  const installDriver = ". ./setup-host.sh && install_driver";
+
+  it("installer finished without a working driver: clears its marker so the next start re-runs it", async () => {
+    const s = scenario("nodriver");
+    writeFileSync(join(s.test, "installer-mode"), "nodriver");
+    const result = await s.run(installDriver, { WAN_VACE_DRIVER_WAIT_S: "0" });
+    expect(result.code, result.out).toBe(1);
+    expect(result.out).toMatch(/no working driver .*\(the next start runs the installer again\)/);
+    expect(s.read("installer-args")).toBe("570.133.20 12.8.1 9.8.0.87 FALSE FALSE\n");
+    expect(existsSync(join(s.test, "state/driver.started"))).toBe(false);
+
+    // The next start (systemd's Restart=, or a later boot) downloads and runs it again.
+    writeFileSync(join(s.test, "installer-mode"), "ok");
+    const retry = await s.run(installDriver, { WAN_VACE_DRIVER_WAIT_S: "0" });
+    expect(retry.code, retry.out).toBe(0);
+    expect(retry.out).toContain("driver ready: GPU 0: NVIDIA A10");
+    expect(s.read("installer-args").split("\n")).toHaveLength(3);
+    expect(existsSync(join(s.test, "state/driver.done"))).toBe(true);
+  });
+
+  it("INSTALL FAIL stops the wait at once and clears the marker; an old log does not count", async () => {
+    const s = scenario("fail");
+    writeFileSync(join(s.test, "installer-mode"), "fail");
+    const downloads = cloud.driverDownloads;
+    const result = await s.run(installDriver, { WAN_VACE_DRIVER_WAIT_S: "600" });
+    expect(result.code, result.out).toBe(1);
+    expect(result.out).toContain("driver install failed; see");
+    expect(existsSync(join(s.test, "state/driver.started"))).toBe(false);
+    // Retried with a fixed installer: the failed try's log is set aside, not read as this one's.
+    writeFileSync(join(s.test, "installer-mode"), "ok");
+    const retry = await s.run(installDriver, { WAN_VACE_DRIVER_WAIT_S: "600" });
+    expect(retry.code, retry.out).toBe(0);
+    expect(s.read("auto_install/auto_install.log.1")).toContain("INSTALL FAIL");
+    expect(cloud.driverDownloads - downloads).toBe(2);
+  });
+
+  it("after the installer's reboot, a working driver is recorded without running it again", async () => {
+    const s = scenario("rebooted");
+    writeFileSync(join(s.test, "state/driver.started"), "");
+    writeFileSync(join(s.test, "driver-works"), "");
+    const downloads = cloud.driverDownloads;
+    const result = await s.run(installDriver, { WAN_VACE_DRIVER_WAIT_S: "0" });
+    expect(result.code, result.out).toBe(0);
+    expect(existsSync(join(s.test, "state/driver.done"))).toBe(true);
+    expect(cloud.driverDownloads).toBe(downloads);
+  });
+
+  it("dpkg --configure -a finishes an interrupted install, waiting while dpkg is locked", async () => {
+    const s = scenario("dpkg");
+    writeFileSync(join(s.test, "dpkg-busy"), "2");
+    const result = await s.run(". ./setup-host.sh && dpkg_recover");
+    expect(result.code, result.out).toBe(0);
+    expect(s.read("dpkg-calls")).toBe("--configure -a\n".repeat(3));
+  });
+
+  it("registry-login.sh retries docker login with backoff, the password only on stdin", async () => {
+    const s = scenario("login");
+    const runDir = join(s.test, "run");
+    mkdirSync(runDir);
+    writeFileSync(join(runDir, "registry-username"), "puller@123");
+    writeFileSync(join(runDir, "registry-password"), "p@ss word!");
+    writeFileSync(join(s.test, "docker-fails"), "2");
+    const env = { WAN_VACE_RUN_DIR: runDir, WAN_VACE_LOGIN_DELAY: "0" };
+    const result = await s.run("bash registry-login.sh", env);
+    expect(result.code, result.out).toBe(0);
+    expect(result.out).toMatch(/docker login failed; retry 2\/4 in 0s/);
+    const login =
+      "login --username puller@123 --password-stdin registry-vpc.cn-hongkong.aliyuncs.com";
+    expect(s.read("docker-calls")).toBe(`${login}|p@ss word!\n`.repeat(3));
+
+    writeFileSync(join(s.test, "docker-fails"), "9");
+    const down = await s.run("bash registry-login.sh", env);
+    expect(down.code).toBe(1);
+    expect(down.out).toContain(
+      "docker login to registry-vpc.cn-hongkong.aliyuncs.com failed 5 times",
+    );
+    expect(down.out).not.toContain("p@ss word!");
+  });
+});
