@@ -26,17 +26,42 @@ export type FailureKind =
   /** The server ran, but something it did or produced is wrong (missing node, bad video, 400 …). */
   | "check"
   /** ComfyUI reported execution_error or execution_interrupted. */
-  | "execution";
+  | "execution"
+  /** The smoke itself failed unexpectedly (a bug): recorded so report.json is still written. */
+  | "internal";
+
+export interface SmokeErrorDetail {
+  /** The HTTP status, when the failure is a server's answer. */
+  status?: number;
+  /** A TLS handshake or certificate failure: retrying cannot help, so readiness does not wait it out. */
+  tls?: boolean;
+}
 
 export class SmokeError extends Error {
+  readonly status?: number;
+  readonly tls: boolean;
   constructor(
     readonly kind: FailureKind,
     readonly phase: Phase,
     message: string,
+    detail: SmokeErrorDetail = {},
   ) {
     super(message);
     this.name = "SmokeError";
+    this.status = detail.status;
+    this.tls = detail.tls ?? false;
   }
+}
+
+/**
+ * Pure: whether a failed background request may succeed if simply repeated: the server could not be
+ * reached or the connection dropped (but not a TLS failure), or it answered 5xx (a gateway restarting,
+ * ComfyUI busy). A rejected token, any other 4xx and a malformed answer are final.
+ */
+export function isTransient(err: unknown): boolean {
+  if (!(err instanceof SmokeError)) return false;
+  if (err.kind === "unreachable") return !err.tls;
+  return err.kind === "check" && err.status !== undefined && err.status >= 500;
 }
 
 export function exitCodeFor(kind: FailureKind): ExitCode {
@@ -48,6 +73,7 @@ export function exitCodeFor(kind: FailureKind): ExitCode {
       return ExitCode.unreachable;
     case "check":
     case "execution":
+    case "internal":
       return ExitCode.failed;
   }
 }

@@ -30,12 +30,19 @@ export interface Response {
   body: Dispatcher.ResponseData["body"];
 }
 
-/** Network error codes that mean "cannot reach the server" rather than "the server misbehaved". */
+/**
+ * Error codes of a TLS handshake or certificate check. They do not go away by waiting, so the smoke
+ * reports them at once instead of retrying them as "not up yet".
+ */
 const TLS_CODES = new Set([
   "DEPTH_ZERO_SELF_SIGNED_CERT",
   "SELF_SIGNED_CERT_IN_CHAIN",
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
   "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_UNTRUSTED",
+  "CERT_NOT_YET_VALID",
   "CERT_HAS_EXPIRED",
   "ERR_TLS_CERT_ALTNAME_INVALID",
   "ERR_SSL_WRONG_VERSION_NUMBER",
@@ -45,6 +52,7 @@ export class ComfyHttp {
   readonly base: URL;
   readonly dispatcher: Agent;
   readonly #token: string;
+  readonly #pinned: boolean;
 
   constructor(opts: HttpOptions) {
     const base = new URL(opts.url);
@@ -57,6 +65,7 @@ export class ComfyHttp {
     base.hash = "";
     this.base = base;
     this.#token = opts.token;
+    this.#pinned = opts.ca !== undefined;
     this.dispatcher = new Agent({
       connect: opts.ca ? { ca: opts.ca } : {},
       // ComfyUI keeps no state per connection; short keep-alive avoids a stale socket after a gateway restart.
@@ -130,30 +139,48 @@ export class ComfyHttp {
     };
   }
 
+  /**
+   * The whole body as text. A connection that drops mid-body is "unreachable" like one that never
+   * connected, rather than an unexplained socket error.
+   */
+  async readText(res: Response, opts: Pick<SendOptions, "phase" | "signal">, what: string) {
+    try {
+      return await res.body.text();
+    } catch (err) {
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      const code = errorCode(err) ?? (err instanceof Error ? err.message : String(err));
+      throw new SmokeError(
+        "unreachable",
+        opts.phase,
+        `the connection to ${this.base.host} dropped while reading the answer to ${what} (HTTP ${res.status}, ${code}): ` +
+          "the gateway or the instance may have restarted; check that it is running and run the smoke again",
+      );
+    }
+  }
+
   /** GET/POST expecting a JSON body with status 200; anything else is a "check" failure naming the route. */
   async json<T = unknown>(path: string, opts: SendOptions): Promise<T> {
     const res = await this.send(path, opts);
+    const what = `${opts.method ?? "GET"} /${path}`;
+    const text = await this.readText(res, opts, what);
     if (res.status !== 200) {
-      const text = await res.body.text().catch(() => "");
       throw new SmokeError(
         "check",
         opts.phase,
-        `${opts.method ?? "GET"} /${path} answered HTTP ${res.status}: ${text.slice(0, 300) || "(empty body)"}`,
+        `${what} answered HTTP ${res.status}: ${text.slice(0, 300) || "(empty body)"}`,
+        { status: res.status },
       );
     }
-    return (await res.body.json()) as T;
+    return parseJson<T>(text, res, opts.phase, what);
   }
 
   networkError(err: unknown, phase: Phase, what: string): SmokeError {
     const code = errorCode(err);
     const host = this.base.host;
     if (code && TLS_CODES.has(code)) {
-      return new SmokeError(
-        "unreachable",
-        phase,
-        `TLS to ${host} failed (${code}) on ${what}: pass the gateway's certificate with --ca FILE ` +
-          "(`pulumi stack output caCertificate > gateway.pem`), or check that --url uses the right scheme",
-      );
+      return new SmokeError("unreachable", phase, tlsAdvice(code, host, what, this.#pinned), {
+        tls: true,
+      });
     }
     const detail = code ?? (err instanceof Error ? err.message : String(err));
     return new SmokeError(
@@ -167,6 +194,49 @@ export class ComfyHttp {
   async close(): Promise<void> {
     await this.dispatcher.close();
   }
+}
+
+/** Parses a 200's body; a body that is not JSON (a login page, a proxy's HTML) fails naming the route. */
+export function parseJson<T>(
+  text: string,
+  res: Pick<Response, "status" | "headers">,
+  phase: Phase,
+  what: string,
+): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    const type = res.headers["content-type"];
+    throw new SmokeError(
+      "check",
+      phase,
+      `${what} answered HTTP ${res.status} with a body that is not JSON` +
+        `${type ? ` (${type})` : ""}: ${JSON.stringify(text.slice(0, 200))}; ` +
+        "is --url the ComfyUI gateway, with nothing else (a login page, a proxy) in between?",
+      { status: res.status },
+    );
+  }
+}
+
+/** Pure: what a TLS failure means and what to do about it. */
+export function tlsAdvice(code: string, host: string, what: string, pinned: boolean): string {
+  const head = `TLS to ${host} failed (${code}) on ${what}`;
+  if (code === "ERR_SSL_WRONG_VERSION_NUMBER") {
+    return `${head}: the server does not speak TLS there; use http:// or the gateway's HTTPS port`;
+  }
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") {
+    return `${head}: the certificate does not name ${host}; use the stack's own URL (\`pulumi stack output url\`)`;
+  }
+  if (pinned) {
+    return (
+      `${head}: the gateway's certificate is not the one --ca pins. Each deploy makes its own: refresh the file ` +
+      "(`pulumi stack output caCertificate > gateway.pem`) and check that --url is this stack's gateway"
+    );
+  }
+  return (
+    `${head}: pass the gateway's certificate with --ca FILE ` +
+    "(`pulumi stack output caCertificate > gateway.pem`), or check that --url uses the right scheme"
+  );
 }
 
 /** The Node/undici error code of `err` or of its cause (undici wraps socket errors). */

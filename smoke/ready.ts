@@ -1,11 +1,12 @@
 /**
  * Readiness: wait, with bounded backoff, until the gateway says ComfyUI answers (`/healthz`) and
  * ComfyUI itself answers `/system_stats` with the token. A fresh instance spends minutes pulling the
- * image and starting ComfyUI, so "not yet" is retried until the phase deadline; a rejected token is not.
+ * image and starting ComfyUI, so "not yet" is retried until the phase deadline; a rejected token, a
+ * TLS/certificate failure (waiting does not change a certificate) and a non-ComfyUI answer are not.
  */
 import { backoff, pause } from "./deadline";
 import { SmokeError } from "./errors";
-import type { ComfyHttp } from "./http";
+import { type ComfyHttp, parseJson } from "./http";
 
 export interface ReadyOptions {
   initialDelayMs?: number;
@@ -39,9 +40,10 @@ export async function waitReady(
           track.last = `GET /healthz answered ${res.status} (ComfyUI behind the gateway is not up yet)`;
       }
       if (gatewaySeen) {
-        const res = await http.send("system_stats", { phase: "ready", signal });
-        if (res.status === 200) return await res.body.json();
-        const text = await res.body.text();
+        const opts = { phase: "ready", signal } as const;
+        const res = await http.send("system_stats", opts);
+        const text = await http.readText(res, opts, "GET /system_stats");
+        if (res.status === 200) return parseJson(text, res, "ready", "GET /system_stats");
         if (!NOT_YET.has(res.status)) {
           throw new SmokeError(
             "check",
@@ -53,7 +55,7 @@ export async function waitReady(
       }
     } catch (err) {
       if (signal.aborted) throw signal.reason;
-      if (!(err instanceof SmokeError) || err.kind !== "unreachable") throw err;
+      if (!(err instanceof SmokeError) || err.kind !== "unreachable" || err.tls) throw err;
       track.last = err.message;
     }
     const delay = delays.next().value;

@@ -28,6 +28,7 @@ function report(over: Partial<SmokeReport> = {}): SmokeReport {
     promptId: "p-1",
     tracking: "websocket",
     historyRetries: 0,
+    transientErrors: 0,
     server: serverInfo({
       system: { comfyui_version: "0.3.64", pytorch_version: "2.8.0" },
       devices: [{ name: "cuda:0 NVIDIA H100 : cudaMallocAsync", vram_total: 8e10 }],
@@ -55,6 +56,7 @@ function report(over: Partial<SmokeReport> = {}): SmokeReport {
         { name: "width", ok: true, expected: 480, actual: 480 },
       ],
     },
+    content: { mode: "auto", ran: true, skipped: null },
     error: null,
     ...over,
   };

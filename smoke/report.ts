@@ -5,7 +5,7 @@
 import { XMLBuilder } from "fast-xml-parser";
 import { type FailureKind, PHASES, type Phase } from "./errors";
 import type { SamplingCost } from "./profiles";
-import type { VerifyResult } from "./verify";
+import type { ContentMode, VerifyResult } from "./verify";
 
 export interface ServerInfo {
   comfyuiVersion: string | null;
@@ -15,6 +15,14 @@ export interface ServerInfo {
   /** The first device's name as ComfyUI reports it, e.g. "cuda:0 NVIDIA H100 80GB HBM3 : cudaMallocAsync". */
   gpu: string | null;
   vramTotalBytes: number | null;
+}
+
+/** Whether the verifier's content checks (blank, frozen, noise) ran, and if not, why. */
+export interface ContentReport {
+  mode: ContentMode;
+  ran: boolean;
+  /** Why they did not run; null when they ran. */
+  skipped: string | null;
 }
 
 export interface SmokeReport {
@@ -45,11 +53,15 @@ export interface SmokeReport {
   tracking: "websocket" | "polling" | null;
   /** Empty /history answers after execution_success (ComfyUI's history race), each retried. */
   historyRetries: number;
+  /** Background /history or /queue polls that failed transiently (unreachable, reset, 5xx) and were retried. */
+  transientErrors: number;
   server: ServerInfo | null;
   /** Seconds per phase, for the phases that ran. */
   timings: Partial<Record<Phase, number>>;
   video: { file: string; bytes: number; filename: string; subfolder: string; type: string } | null;
   verification: VerifyResult | null;
+  /** Null when verification was not reached. */
+  content: ContentReport | null;
   error: { phase: Phase; kind: FailureKind; message: string } | null;
 }
 
@@ -132,6 +144,15 @@ export function renderJUnit(r: SmokeReport): string {
     }
     cases.push(tc);
   }
+  if (r.content?.skipped) {
+    // A skipped check must show in CI, not vanish: "passed" would claim more than was checked.
+    cases.push({
+      "@_classname": "vace.smoke.verify",
+      "@_name": "content (blank, frozen, noise)",
+      "@_time": "0.000",
+      skipped: { "@_message": clean(r.content.skipped) },
+    });
+  }
   const count = (k: "failure" | "error" | "skipped") => cases.filter((c) => c[k]).length;
   const time = Object.values(r.timings)
     .reduce((a, b) => a + (b ?? 0), 0)
@@ -152,6 +173,7 @@ export function renderJUnit(r: SmokeReport): string {
     pytorch_version: r.server?.pytorchVersion ?? "",
     gpu: r.server?.gpu ?? "",
     sampling_cost: String(r.cost.cost),
+    transient_errors: String(r.transientErrors),
   }).map(([name, value]) => ({ "@_name": name, "@_value": clean(value) }));
   const doc = {
     "?xml": { "@_version": "1.0", "@_encoding": "UTF-8" },

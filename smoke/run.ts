@@ -12,14 +12,20 @@ import { FormData } from "undici";
 import { withDeadline } from "./deadline";
 import { exitCodeFor, type Phase, SmokeError } from "./errors";
 import { EventSocket } from "./events";
-import { ComfyHttp } from "./http";
+import { ComfyHttp, parseJson } from "./http";
 import { referenceImage } from "./png";
 import { checkPreflight, type NodeInfo } from "./preflight";
 import { PROFILES, type ProfileName, samplingCost } from "./profiles";
 import { waitReady } from "./ready";
-import { type SmokeReport, serverInfo } from "./report";
+import { type ContentReport, type SmokeReport, serverInfo } from "./report";
 import { type HistoryEntry, trackPrompt } from "./track";
-import { UnreadableVideoError, verifyVideo } from "./verify";
+import {
+  type ContentMode,
+  ContentToolMissingError,
+  contentChecksAvailable,
+  UnreadableVideoError,
+  verifyVideo,
+} from "./verify";
 import { type ApiWorkflow, buildWorkflow, NODE, parseWorkflowParams } from "./workflow";
 
 export const DEFAULT_PROMPT = "A girl secretly takes a bite of an apple";
@@ -37,8 +43,9 @@ export const IMAGE_TYPES: Record<string, string> = {
 
 /** Per-phase limits; each is also capped by what is left of the overall timeout. */
 export const DEFAULT_PHASE_TIMEOUTS_MS: Record<Phase, number> = {
-  // A fresh instance pulls the image and starts ComfyUI before it answers.
-  ready: 600_000,
+  // A fresh ECS instance installs the driver (one reboot), Docker and the container toolkit and pulls
+  // the images before /healthz answers 200: 15–25 minutes (README). 30 leaves margin.
+  ready: 1_800_000,
   preflight: 60_000,
   upload: 60_000,
   // Another job may hold the GPU; model loading happens inside execution, not here.
@@ -64,6 +71,8 @@ export interface SmokeOptions {
   seed?: number;
   timeoutMs: number;
   phaseTimeoutsMs?: Partial<Record<Phase, number>>;
+  /** The verifier's content checks (blank, frozen, noise): see {@link contentPlan}. Default auto. */
+  content?: ContentMode;
   /** Polling intervals (ms) with a healthy socket and without one; readiness backoff bounds. */
   pollMs?: { slow?: number; fast?: number };
   readyBackoffMs?: { initial?: number; max?: number };
@@ -72,6 +81,34 @@ export interface SmokeOptions {
   log?: (line: string) => void;
   /** Called once the run is known to be complete (benchmarks time this). */
   onComplete?: () => void;
+}
+
+/** Pure: a phase's limit, min(its own, what is left of the overall budget). */
+export function phaseLimitMs(
+  phase: Phase,
+  overrides: Partial<Record<Phase, number>> | undefined,
+  remainingMs: number,
+): number {
+  return Math.max(0, Math.min(overrides?.[phase] ?? DEFAULT_PHASE_TIMEOUTS_MS[phase], remainingMs));
+}
+
+/**
+ * Pure: whether the content checks run, and if not, why (for report.json, JUnit and a warning).
+ * `auto` skips them without ffmpeg, which must never pass unnoticed: the skip is recorded and warned about.
+ */
+export function contentPlan(mode: ContentMode, ffmpegOnPath: boolean): ContentReport {
+  if (mode === "skip") return { mode, ran: false, skipped: "skipped by --content skip" };
+  if (!ffmpegOnPath) {
+    if (mode === "require") throw new ContentToolMissingError();
+    return {
+      mode,
+      ran: false,
+      skipped:
+        "ffmpeg is not on PATH, so the content checks (blank, frozen, noise) did not run; " +
+        "install ffmpeg or pass --content require",
+    };
+  }
+  return { mode, ran: true, skipped: null };
 }
 
 /** Throws WorkflowParamsError (a usage error) before any network traffic if the inputs are bad. */
@@ -94,6 +131,9 @@ export function smokeParams(o: Pick<SmokeOptions, "profile" | "prompt" | "negati
 export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
   const log = o.log ?? (() => {});
   const params = smokeParams(o);
+  const contentMode = o.content ?? "auto";
+  // Before any traffic: --content require without ffmpeg is the caller's mistake, not the server's.
+  contentPlan(contentMode, contentChecksAvailable(contentMode));
   const startedAt = new Date();
   const deadline = Date.now() + o.timeoutMs;
   const http = new ComfyHttp({ url: o.url, token: o.token, ca: o.ca });
@@ -111,13 +151,17 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
     promptId: null,
     tracking: null,
     historyRetries: 0,
+    transientErrors: 0,
     server: null,
     timings: {},
     video: null,
     verification: null,
+    content: null,
     error: null,
   };
   let events: EventSocket | undefined;
+  /** Where the run is, so an unexpected error still names a phase. */
+  let current: Phase = "ready";
 
   /** Runs one timed phase under min(its own limit, what is left overall). */
   const phase = async <T>(
@@ -126,10 +170,8 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
     fn: (signal: AbortSignal) => Promise<T>,
   ) => {
     const t0 = performance.now();
-    const limit = Math.min(
-      o.phaseTimeoutsMs?.[name] ?? DEFAULT_PHASE_TIMEOUTS_MS[name],
-      Math.max(0, deadline - Date.now()),
-    );
+    const limit = phaseLimitMs(name, o.phaseTimeoutsMs, deadline - Date.now());
+    current = name;
     try {
       return await withDeadline(name, limit, status, fn);
     } finally {
@@ -196,28 +238,27 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
     );
     report.promptId = submitted;
     log(`[submit] prompt ${submitted} (seed ${params.seed})`);
+    // The queue wait's own limit counts from before the POST; what is left overall counts from now.
     const queueLeft =
-      (o.phaseTimeoutsMs?.queueWait ?? DEFAULT_PHASE_TIMEOUTS_MS.queueWait) -
+      phaseLimitMs("queueWait", o.phaseTimeoutsMs, Number.POSITIVE_INFINITY) -
       (performance.now() - tQueue);
     const tracked = await trackPrompt({
       http,
       events,
       promptId: submitted,
-      queueTimeoutMs: Math.max(0, Math.min(queueLeft, deadline - Date.now())),
-      executionTimeoutMs: Math.max(
-        0,
-        Math.min(
-          o.phaseTimeoutsMs?.execution ?? DEFAULT_PHASE_TIMEOUTS_MS.execution,
-          deadline - Date.now(),
-        ),
-      ),
+      queueTimeoutMs: phaseLimitMs("queueWait", { queueWait: queueLeft }, deadline - Date.now()),
+      executionTimeoutMs: phaseLimitMs("execution", o.phaseTimeoutsMs, deadline - Date.now()),
       slowPollMs: o.pollMs?.slow,
       fastPollMs: o.pollMs?.fast,
       nodeClass: (id) => workflow[id]?.class_type,
       log,
       onStarted: () => {
         tStart = performance.now();
+        current = "execution";
         report.timings.queueWait = round3((tStart - tQueue) / 1000);
+      },
+      onTransientError: () => {
+        report.transientErrors++;
       },
     }).finally(() => {
       const now = performance.now();
@@ -244,6 +285,9 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
 
     // --- verify --------------------------------------------------------------------------------
     const file = report.video.file;
+    const content = contentPlan(contentMode, contentChecksAvailable(contentMode));
+    report.content = content;
+    if (content.skipped) log(`  warning: content checks skipped: ${content.skipped}`);
     const verification = await phase(
       "verify",
       () => `verifying ${file}`,
@@ -252,7 +296,8 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
           return await verifyVideo(
             file,
             { width: params.width, height: params.height, frames: params.frames, fps: params.fps },
-            { content: "auto" },
+            // "auto" was resolved above; passing the decision keeps the record and the checks in step.
+            { content: content.ran ? "require" : "skip" },
           );
         } catch (err) {
           if (err instanceof UnreadableVideoError) {
@@ -286,11 +331,19 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
     );
     report.ok = true;
     report.exitCode = 0;
-  } catch (err) {
-    if (!(err instanceof SmokeError)) throw err;
+  } catch (caught) {
+    // Anything else is a bug in the smoke; it still gets a report naming where it happened.
+    const err =
+      caught instanceof SmokeError
+        ? caught
+        : new SmokeError("internal", current, `unexpected error: ${describeUnexpected(caught)}`);
+    if (!(caught instanceof SmokeError) && caught instanceof Error && caught.stack) {
+      log(`  ${caught.stack}`);
+    }
     report.error = { phase: err.phase, kind: err.kind, message: err.message };
     report.exitCode = exitCodeFor(err.kind);
-    if (report.promptId && (err.kind === "timeout" || err.kind === "check") && !report.video) {
+    const unfinished = err.kind === "timeout" || err.kind === "check" || err.kind === "internal";
+    if (report.promptId && unfinished && !report.video) {
       await cancelPrompt(http, report.promptId, log);
     }
   } finally {
@@ -302,6 +355,10 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
 }
 
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
+
+function describeUnexpected(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}
 
 /** Fetches the object_info of each class the workflow uses (in parallel) and fails on any problem. */
 async function preflight(
@@ -385,21 +442,12 @@ async function submitPrompt(
     json: { prompt: workflow, client_id: clientId },
     signal,
   });
-  const text = await res.body.text();
-  let body: {
+  const text = await http.readText(res, { phase: "queueWait", signal }, "POST /prompt");
+  const body = parseJson<{
     prompt_id?: unknown;
     error?: { type?: string; message?: string };
     node_errors?: Record<string, NodeError>;
-  };
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new SmokeError(
-      "check",
-      "queueWait",
-      `POST /prompt answered HTTP ${res.status} with non-JSON: ${text.slice(0, 200)}`,
-    );
-  }
+  }>(text, res, "queueWait", "POST /prompt");
   const nodeErrors = describeNodeErrors(body.node_errors ?? {});
   if (res.status !== 200) {
     const head = body.error ? `${body.error.type}: ${body.error.message}` : `HTTP ${res.status}`;

@@ -3,60 +3,19 @@
  * One run per failure mode, each checked for its contract-4 exit code and a message naming what broke.
  */
 import { execFile } from "node:child_process";
-import { randomUUID } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { XMLParser } from "fast-xml-parser";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { runCli } from "../cli/index";
-import { requireBinary } from "../test/binaries";
-import {
-  type ComfyDouble,
-  type DoubleScenario,
-  LOOPBACK_CERT,
-  startComfyDouble,
-} from "../test/doubles/comfyui/server";
-import { tempDir } from "../test/fixtures/video";
-import { runSmoke, type SmokeOptions } from "./run";
+import { planSmoke, writeReports } from "../cli/smoke";
+import { TEST_TOKEN as TOKEN, useSmokeHarness } from "../test/doubles/comfyui/harness";
+import { LOOPBACK_CERT } from "../test/doubles/comfyui/server";
 import { NODE } from "./workflow";
 
-const TOKEN = "s3cret-token-for-tests";
 const run = promisify(execFile);
-let tmp: { dir: string; cleanup: () => Promise<void> };
-const doubles: ComfyDouble[] = [];
-
-beforeAll(async () => {
-  requireBinary("ffmpeg");
-  tmp = await tempDir("vace-smoke-test-");
-});
-afterEach(async () => {
-  await Promise.all(doubles.splice(0).map((d) => d.close()));
-});
-afterAll(async () => {
-  await tmp.cleanup();
-});
-
-async function double(scenario: DoubleScenario = {}, tls = false): Promise<ComfyDouble> {
-  const d = await startComfyDouble(scenario, { tls });
-  doubles.push(d);
-  return d;
-}
-
-/** The smoke with short limits, so failure modes end in a second or two. */
-function smoke(d: ComfyDouble, extra: Partial<SmokeOptions> = {}) {
-  return runSmoke({
-    url: d.url,
-    token: TOKEN,
-    profile: "ci",
-    outDir: join(tmp.dir, randomUUID()),
-    timeoutMs: 20_000,
-    phaseTimeoutsMs: { ready: 1_500, execution: 10_000 },
-    pollMs: { fast: 100 },
-    readyBackoffMs: { initial: 50, max: 200 },
-    ...extra,
-  });
-}
+const { dir, double, smoke } = useSmokeHarness("vace-smoke-test-");
 
 describe("vace smoke against the ComfyUI double", () => {
   it("passes the full profile: 480×480, 49 frames, the seed's settings, verified", async () => {
@@ -89,6 +48,9 @@ describe("vace smoke against the ComfyUI double", () => {
     ]);
     expect(r.server).toMatchObject({ comfyuiVersion: "0.3.64", pytorchVersion: "2.8.0+cu128" });
     expect(r.server?.gpu).toContain("protocol double");
+    expect(r.content).toEqual({ mode: "auto", ran: true, skipped: null });
+    expect(r.verification?.checks.map((c) => c.name)).toContain("content.not_frozen");
+    expect(r.transientErrors).toBe(0);
   });
 
   it("sends a fresh client_id and seed each run, so ComfyUI's cache cannot replay one", async () => {
@@ -241,8 +203,9 @@ describe("vace smoke CLI (contract 4)", () => {
 
   it("passes ci with a Chinese prompt as UTF-8 end to end, writes report.json and valid JUnit", async () => {
     const d = await double({ token: TOKEN });
-    const out = join(tmp.dir, "cli-ci");
-    const junit = join(tmp.dir, "cli-ci.xml");
+    const out = join(dir(), "cli-ci");
+    // A folder that does not exist yet: the CLI creates it before the run.
+    const junit = join(dir(), "cli-ci-reports", "ci", "junit.xml");
     const prompt = "一个女孩偷偷咬了一口苹果, 阳光明媚";
     const { code, printed } = await cli(
       ["--url", d.url, "--profile", "ci", "--out", out, "--junit", junit, "--prompt", prompt],
@@ -284,7 +247,7 @@ describe("vace smoke CLI (contract 4)", () => {
     const d = await double({ token: TOKEN });
     const r = await run(
       "npm",
-      ["run", "--silent", "vace", "--", "smoke", "--url", d.url, "--out", join(tmp.dir, "npm")],
+      ["run", "--silent", "vace", "--", "smoke", "--url", d.url, "--out", join(dir(), "npm")],
       {
         env: { ...process.env, VACE_TOKEN: TOKEN },
       },
@@ -301,13 +264,82 @@ describe("vace smoke CLI (contract 4)", () => {
       "--token",
       "wrong-token-value",
       "--out",
-      join(tmp.dir, "cli-401"),
+      join(dir(), "cli-401"),
     ]);
     expect(code).toBe(3);
     expect(printed).toContain(
       "vace: smoke failed in ready: the gateway rejected the token (HTTP 401 on GET /system_stats)",
     );
     expect(printed).not.toContain("wrong-token-value");
+  });
+
+  it("exits 2 before any traffic when --out is a file, or --junit a folder", async () => {
+    const d = await double({ token: TOKEN });
+    const file = join(dir(), "not-a-folder");
+    await writeFile(file, "x");
+    const asOut = await cli(["--url", d.url, "--out", file], { VACE_TOKEN: TOKEN });
+    expect(asOut.code).toBe(2);
+    expect(asOut.printed).toContain(`vace: --out: cannot write in the folder ${file} (EEXIST`);
+    const asJunit = await cli(["--url", d.url, "--out", join(dir(), "o"), "--junit", dir()], {
+      VACE_TOKEN: TOKEN,
+    });
+    expect(asJunit.code).toBe(2);
+    expect(asJunit.printed).toContain(`vace: --junit ${dir()} is a folder`);
+    expect(d.received.requests).toHaveLength(0);
+  });
+
+  it("exits 2 on --content require when ffmpeg is not on PATH", async () => {
+    const { code, printed } = await cli(["--url", "http://x", "--content", "require"], {
+      VACE_TOKEN: "t",
+      PATH: dir(),
+    });
+    expect(code).toBe(2);
+    expect(printed).toContain("vace: --content require: content checks need ffmpeg");
+  });
+
+  it("defaults: readiness may take 30 minutes, and --timeout covers that plus the run", async () => {
+    const plan = async (extra: Partial<Parameters<typeof planSmoke>[0]>) =>
+      (
+        await planSmoke(
+          {
+            url: "https://x",
+            profile: "ci",
+            out: join(dir(), "plan"),
+            content: "auto",
+            ...extra,
+          },
+          "t",
+        )
+      ).options;
+    expect(await plan({})).toMatchObject({
+      timeoutMs: 2_700_000,
+      phaseTimeoutsMs: { ready: 1_800_000 },
+      content: "auto",
+    });
+    expect((await plan({ profile: "full" })).timeoutMs).toBe(4_800_000);
+    expect(await plan({ timeout: "3000", readyTimeout: "2400" })).toMatchObject({
+      timeoutMs: 3_000_000,
+      phaseTimeoutsMs: { ready: 2_400_000 },
+    });
+  });
+
+  it("writing the reports never throws: a failure is a warning, and the other report is still written", async () => {
+    const blocker = join(dir(), "blocker");
+    await writeFile(blocker, "x");
+    const outDir = join(dir(), "reports-ok");
+    await mkdir(outDir);
+    const down = await double();
+    await down.close();
+    const report = await smoke(down, { phaseTimeoutsMs: { ready: 50 } });
+    const warnings = await writeReports(
+      report,
+      { outDir, junit: join(blocker, "junit.xml") },
+      TOKEN,
+    );
+    expect(warnings).toEqual([
+      expect.stringMatching(new RegExp(`^could not write ${blocker}/junit\\.xml: E(EXIST|NOTDIR)`)),
+    ]);
+    expect((await stat(join(outDir, "report.json"))).size).toBeGreaterThan(0);
   });
 
   it.each([
@@ -332,6 +364,21 @@ describe("vace smoke CLI (contract 4)", () => {
       ["--url", "http://x", "--profile", "huge"],
       { VACE_TOKEN: "t" },
       "Allowed choices are ci, full",
+    ],
+    [
+      ["--url", "http://x", "--ready-timeout", "soon"],
+      { VACE_TOKEN: "t" },
+      '--ready-timeout must be a positive number of seconds, got "soon"',
+    ],
+    [
+      ["--url", "http://x", "--timeout", "600", "--ready-timeout", "900"],
+      { VACE_TOKEN: "t" },
+      "--ready-timeout 900 is longer than --timeout 600",
+    ],
+    [
+      ["--url", "http://x", "--content", "maybe"],
+      { VACE_TOKEN: "t" },
+      "Allowed choices are auto, require, skip",
     ],
   ])("exits 2 on bad usage: %j", async (args, env, message) => {
     const { code, printed } = await cli(args, { VACE_TOKEN: undefined, ...env });

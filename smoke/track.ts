@@ -5,10 +5,14 @@
  * slowly while the socket is up and every second once it is gone. ComfyUI sends `execution_success`
  * *before* it writes history (execution.py vs main.py `task_done`), so an empty history right after
  * success is retried briefly rather than treated as missing.
+ *
+ * These polls are background checks on a run that the socket may be following fine, so a poll that
+ * fails transiently (connection refused or reset, a 5xx from a restarting gateway) is logged, counted
+ * and repeated at the fast interval until the deadline; only a rejected token or another 4xx ends the run.
  */
 
 import { pause, withDeadline } from "./deadline";
-import { SmokeError } from "./errors";
+import { isTransient, SmokeError } from "./errors";
 import type { ComfyMessage, EventSocket } from "./events";
 import type { ComfyHttp } from "./http";
 
@@ -173,6 +177,8 @@ export interface TrackOptions {
   log: (line: string) => void;
   /** Called the instant the run is known to have started and to be complete. */
   onStarted?: () => void;
+  /** Called for each background poll that failed transiently (and will be repeated). */
+  onTransientError?: (err: SmokeError) => void;
 }
 
 export interface TrackResult {
@@ -190,6 +196,8 @@ export async function trackPrompt(o: TrackOptions): Promise<TrackResult> {
   let history: HistoryEntry | undefined;
   let historyRetries = 0;
   let lastPoll = Date.now();
+  /** The last poll failed transiently: poll again at the fast interval even with a healthy socket. */
+  let retrying = false;
   let lastProgressLog = "";
   const socketWasUp = o.events !== undefined;
 
@@ -221,10 +229,26 @@ export async function trackPrompt(o: TrackOptions): Promise<TrackResult> {
       state = { ...state, started: true };
   };
 
+  /** Runs one poll; a transient failure is reported and swallowed (returns false), any other rethrown. */
+  const tolerant = async (signal: AbortSignal, poll: () => Promise<void>): Promise<boolean> => {
+    try {
+      await poll();
+      retrying = false;
+      return true;
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      if (!isTransient(err)) throw err;
+      retrying = true;
+      o.onTransientError?.(err as SmokeError);
+      o.log(`  poll failed, retrying in ${fastPoll} ms: ${(err as Error).message}`);
+      return false;
+    }
+  };
+
   /** One step: the next socket message, or a poll of /history when one is due. */
   let announcedClose = false;
   const step = async (signal: AbortSignal, phase: "queueWait" | "execution") => {
-    const interval = o.events && !o.events.closed ? slowPoll : fastPoll;
+    const interval = o.events && !o.events.closed && !retrying ? slowPoll : fastPoll;
     const due = lastPoll + interval - Date.now();
     if (due > 0) {
       // Even a closed socket is drained first: what arrived before the close still counts.
@@ -244,18 +268,20 @@ export async function trackPrompt(o: TrackOptions): Promise<TrackResult> {
       }
     }
     lastPoll = Date.now();
-    const entry = await fetchHistory(signal, phase);
-    if (entry) {
-      history = entry;
-      state = {
-        ...state,
-        started: true,
-        historyWritten: true,
-        outcome: state.outcome ?? outcomeFromHistory(entry),
-      };
-    } else if (!state.started) {
-      await pollQueue(signal);
-    }
+    await tolerant(signal, async () => {
+      const entry = await fetchHistory(signal, phase);
+      if (entry) {
+        history = entry;
+        state = {
+          ...state,
+          started: true,
+          historyWritten: true,
+          outcome: state.outcome ?? outcomeFromHistory(entry),
+        };
+      } else if (!state.started) {
+        await pollQueue(signal);
+      }
+    });
   };
 
   /** A deadline whose timeout message says where the run was. */
@@ -278,8 +304,14 @@ export async function trackPrompt(o: TrackOptions): Promise<TrackResult> {
     // The history race: execution_success is sent before task_done() writes the entry.
     let delay = 50;
     while (!history) {
-      history = await fetchHistory(signal, "execution");
+      const answered = await tolerant(signal, async () => {
+        history = await fetchHistory(signal, "execution");
+      });
       if (history) break;
+      if (!answered) {
+        await pause(fastPoll, signal);
+        continue;
+      }
       historyRetries++;
       await pause(state.historyWritten ? 0 : delay, signal);
       delay = Math.min(delay * 2, fastPoll);

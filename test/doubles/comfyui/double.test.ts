@@ -280,3 +280,37 @@ describe("ComfyUI double as gateway (token set)", () => {
     }
   });
 });
+
+describe("ComfyUI double: injected faults", () => {
+  it("serves each fault once, on the next matching path, then answers normally", async () => {
+    d.scenario.faults = [
+      { path: "/system_stats", fault: 502 },
+      { path: "/system_stats", fault: "html" },
+      { path: "/queue", fault: "reset" },
+      { path: "/queue", fault: "reset-body" },
+    ];
+    try {
+      expect(await get("/system_stats")).toMatchObject({ status: 502 });
+      const html = await get("/api/system_stats");
+      expect([html.status, html.headers["content-type"]]).toEqual([
+        200,
+        "text/html; charset=utf-8",
+      ]);
+      expect(html.text).toMatch(/^<!doctype html>/);
+      await expect(get("/queue")).rejects.toMatchObject({ code: "UND_ERR_SOCKET" });
+      const cut = await request(`${d.url}/queue`);
+      expect(cut.statusCode).toBe(200);
+      await expect(cut.body.text()).rejects.toMatchObject({ code: "UND_ERR_SOCKET" });
+      expect(d.received.faults).toEqual([
+        "502 GET /system_stats",
+        "html GET /system_stats",
+        "reset GET /queue",
+        "reset-body GET /queue",
+      ]);
+      expect(d.scenario.faults).toEqual([]);
+      expect((await get("/system_stats")).status).toBe(200);
+    } finally {
+      d.scenario.faults = undefined;
+    }
+  });
+});

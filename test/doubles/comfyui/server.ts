@@ -17,7 +17,7 @@
  * The output node really renders: ffmpeg writes an H.264 MP4 (moov at the end, like VideoHelperSuite)
  * of the size and frame count the workflow asks for, unless a scenario says otherwise.
  *
- * Scenarios script the failures a smoke must diagnose. With `token` set the double also plays the
+ * Scenarios script the failures a smoke must diagnose, including network faults on chosen routes. With `token` set the double also plays the
  * gateway (design.md contract 6: Bearer, Basic vace:token or ?token=; `/healthz` without a token).
  */
 import { createHash, randomUUID } from "node:crypto";
@@ -55,7 +55,20 @@ export interface DoubleScenario {
   /** Simulated time per node and per sampler step. */
   nodeMs?: number;
   stepMs?: number;
+  /**
+   * Network faults: each answers the next request whose path (without `/api`) starts with `path`, once,
+   * in order. Consumed entries are removed, so the scenario shows which faults are still pending.
+   */
+  faults?: Array<{ path: string; fault: Fault }>;
 }
+
+/**
+ * - a status code: that status with a short text body (what a proxy answers while its upstream restarts);
+ * - `reset`: the connection is destroyed before any answer;
+ * - `reset-body`: a 200 JSON header promising 4096 bytes, a fragment, then the connection is destroyed;
+ * - `html`: a 200 HTML page (a login or captive portal in front of the server).
+ */
+export type Fault = number | "reset" | "reset-body" | "html";
 
 export interface Received {
   prompts: Array<{ promptId: string; clientId?: string; prompt: Prompt }>;
@@ -66,6 +79,8 @@ export interface Received {
   /** GET /history/{id} answers of `{}` after execution_success was sent for id. */
   emptyHistoryAfterSuccess: number;
   interrupts: string[];
+  /** Each fault served, e.g. `502 GET /history/abc`. */
+  faults: string[];
 }
 
 export interface ComfyDouble {
@@ -131,6 +146,8 @@ const MIME: Record<string, string> = {
 /** A self-signed certificate for 127.0.0.1 (test-only; made with openssl, valid to 2036) and its key. */
 export const LOOPBACK_CERT = join(__dirname, "tls", "loopback-cert.pem");
 const LOOPBACK_KEY = join(__dirname, "tls", "loopback-key.pem");
+/** Another self-signed certificate for 127.0.0.1 (its key was discarded): a wrong `--ca` to pin. */
+export const UNRELATED_CERT = join(__dirname, "tls", "unrelated-cert.pem");
 
 /**
  * Starts the double on 127.0.0.1 (an ephemeral port). With `tls`, it serves HTTPS with LOOPBACK_CERT,
@@ -155,6 +172,7 @@ export async function startComfyDouble(
     sockets: [],
     emptyHistoryAfterSuccess: 0,
     interrupts: [],
+    faults: [],
   };
   const finishedAt = new Map<string, number>();
   const history = new Map<string, unknown>();
@@ -385,6 +403,13 @@ export async function startComfyDouble(
           })
           .end("unauthorized");
       }
+    }
+    const faults = state.scenario.faults ?? [];
+    const f = faults.findIndex((x) => path.startsWith(x.path));
+    if (f >= 0) {
+      const { fault } = faults.splice(f, 1)[0] as { fault: Fault };
+      received.faults.push(`${fault} ${method} ${path}`);
+      return injectFault(fault, req, res);
     }
     const body = async () => {
       const chunks: Buffer[] = [];
@@ -637,6 +662,23 @@ export async function startComfyDouble(
     await rm(root, { recursive: true, force: true });
   };
   return state;
+}
+
+function injectFault(fault: Fault, req: IncomingMessage, res: ServerResponse): void {
+  if (typeof fault === "number") {
+    res
+      .writeHead(fault, { "content-type": "text/plain" })
+      .end(`${fault} (fault injected by the double)`);
+  } else if (fault === "reset") {
+    req.socket.destroy();
+  } else if (fault === "reset-body") {
+    res.writeHead(200, { "content-type": "application/json", "content-length": 4096 });
+    res.write('{"partial": ', () => req.socket.destroy());
+  } else {
+    res
+      .writeHead(200, { "content-type": "text/html; charset=utf-8" })
+      .end("<!doctype html><html><body><form>Sign in</form></body></html>");
+  }
 }
 
 /** Dependencies before dependents, for the nodes the outputs need (ExecutionList's order, simplified). */
