@@ -3,7 +3,7 @@
  * Every case checks both what the client got and what reached the upstream.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "undici";
@@ -19,6 +19,7 @@ import {
 import {
   freePort,
   GATEWAY_CADDYFILE,
+  GATEWAY_RUN,
   type Gateway,
   startGateway,
   startGatewayWith,
@@ -30,6 +31,9 @@ const token = randomBytes(32).toString("base64url");
 const basic = (user: string, password: string) =>
   `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 const goodBasic = basic("vace", token);
+/** The token with one character in the middle percent-encoded: the same token once decoded. */
+const mid = Math.floor(token.length / 2);
+const encodedToken = `${token.slice(0, mid)}%${token.charCodeAt(mid).toString(16)}${token.slice(mid + 1)}`;
 
 let upstream: RecordingUpstream;
 let gw: Gateway;
@@ -87,6 +91,9 @@ describe("auth matrix", () => {
     ["query-wrong-token", false, {}, `token=${token.slice(1)}`],
     ["query-empty-token", false, {}, "token="],
     ["query-access-token", false, {}, `access_token=${token}`],
+    // Decoded, these equal the token, but they are not the literal form the gateway strips.
+    ["query-token-percent-encoded", false, {}, `token=${encodedToken}`],
+    ["query-name-percent-encoded", false, {}, `%74oken=${token}`],
   ];
 
   it.each(cases)("%s → %s", async (name, accepted, headers, query) => {
@@ -135,6 +142,36 @@ describe("auth matrix", () => {
     expect(reached[0]?.url).not.toContain(token);
   });
 
+  it("with a credential, a percent-encoded letter, digit, - or _ in the query is 400 (no form of the token slips past the strip)", async () => {
+    for (const [i, query] of [`token=${encodedToken}`, `%74oken=${token}`, "x=%2D"].entries()) {
+      const marker = `case=encoded-${i}`;
+      const res = await get(gw.url, `/queue?${marker}&${query}`, {
+        authorization: `Bearer ${token}`,
+      });
+      expect(res.status).toBe(400);
+      expect(res.headers["content-type"]).toBe("application/json");
+      expect(JSON.parse(res.text).error).toMatch(/percent-encoded/);
+      expect(upstream.received(marker)).toHaveLength(0);
+    }
+    // Other percent-encodings (a space, a slash, a literal %) are what clients send: proxied.
+    const marker = "case=encoded-ok";
+    const ok = await get(gw.url, `/view?${marker}&filename=a%20b%2Fc%2541.mp4`, {
+      authorization: `Bearer ${token}`,
+    });
+    expect(ok.status).toBe(200);
+    expect(upstream.received(marker)[0]?.url).toContain("filename=a%20b%2Fc%2541.mp4");
+  });
+
+  it("with a credential, the literal token anywhere in the URL is removed before ComfyUI", async () => {
+    const marker = "case=token-elsewhere";
+    const res = await get(gw.url, `/queue?${marker}&other=${token}&token=${token}`, {
+      authorization: `Bearer ${token}`,
+    });
+    expect(res.status).toBe(200);
+    const [reached] = upstream.received(marker);
+    expect(reached?.url).toBe(`/queue?${marker}&other=&`);
+  });
+
   it("WebSocket without a token gets 401 and never reaches ComfyUI", async () => {
     const res = await openWs("/ws?clientId=ws-anonymous", {});
     expect(res.status).toBe(401);
@@ -153,6 +190,31 @@ describe("/healthz", () => {
     expect(upstream.requests.slice(before).map((r) => `${r.method} ${r.url}`)).toEqual([
       "GET /prompt",
     ]);
+  });
+
+  it("probes with a minimal GET /prompt: none of the client's query, body or headers reach ComfyUI", async () => {
+    const before = upstream.requests.length;
+    const res = await request(`${gw.url}/healthz?leak=1`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        cookie: "leak=cookie",
+        "x-leak": "header",
+        authorization: `Bearer ${token}`,
+        "user-agent": "leak-agent",
+      },
+      body: JSON.stringify({ prompt: { leak: "body" } }),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.text()).toBe("ok");
+    const probes = upstream.requests.slice(before);
+    expect(probes.map((r) => [r.method, r.url, r.bodyBytes])).toEqual([["GET", "/prompt", 0]]);
+    const sent = probes[0]?.headers ?? {};
+    expect(JSON.stringify(sent)).not.toMatch(/leak|application\/json|Bearer/i);
+    // Only what Go's HTTP client adds itself: Host (the upstream address), its User-Agent and
+    // Accept-Encoding. No X-Forwarded-* either: nothing about the anonymous caller.
+    expect(Object.keys(sent).sort()).toEqual(["accept-encoding", "host", "user-agent"]);
+    expect(sent.host).toBe(upstream.hostPort);
   });
 
   it("is 503 when nothing answers at the upstream address", async () => {
@@ -294,6 +356,13 @@ describe("browser access", () => {
     expect(res.statusCode).toBe(403);
     await res.body.dump();
     expect(upstream.received("case=csrf")).toHaveLength(0);
+    // The check comes before the credential check: without any credential, still 403, not 401.
+    const anonymous = await get(gw.url, "/queue?case=csrf-anonymous", {
+      "sec-fetch-site": "cross-site",
+      "sec-fetch-mode": "cors",
+    });
+    expect(anonymous.status).toBe(403);
+    expect(upstream.received("case=csrf-anonymous")).toHaveLength(0);
     // A link from another site to the UI (top-level navigation) still opens it.
     const nav = await get(gw.url, "/?case=cross-site-nav", {
       authorization: goodBasic,
@@ -353,6 +422,39 @@ describe("Caddy started without the launcher (no token in its environment)", () 
   });
 });
 
+describe("VACE_ENV_FILE", () => {
+  it("a file alone configures a serving gateway, whose values win over the environment", async () => {
+    const fileToken = randomBytes(32).toString("base64url");
+    const file = join(scratch, "gateway.env");
+    const fromFile = await startGatewayWith((port) => {
+      writeFileSync(
+        file,
+        `# tmpfs file, bind-mounted read-only\nVACE_TOKEN=${fileToken}\nVACE_UPSTREAM=${upstream.hostPort}\nVACE_LISTEN=127.0.0.1:${port}\nVACE_TLS=off\n`,
+      );
+      // Only the file's path is passed; the inherited token and TLS mode must lose.
+      return {
+        command: GATEWAY_RUN,
+        args: [],
+        env: { VACE_ENV_FILE: file, VACE_TOKEN: token, VACE_TLS: "internal" },
+        scheme: "http",
+      };
+    });
+    try {
+      const ok = await get(fromFile.url, "/queue?case=env-file", {
+        authorization: `Bearer ${fileToken}`,
+      });
+      expect(ok.status).toBe(200);
+      expect(upstream.received("case=env-file")).toHaveLength(1);
+      expect((await get(fromFile.url, "/queue", { authorization: `Bearer ${token}` })).status).toBe(
+        401,
+      );
+      expect(fromFile.output()).not.toContain(fileToken);
+    } finally {
+      await fromFile.stop();
+    }
+  });
+});
+
 describe("logs", () => {
   // Runs last in this file: by now every request above (tokens in headers, in ?token=, under
   // other names, in cookies, on errors) has been logged.
@@ -360,7 +462,14 @@ describe("logs", () => {
     const access = readFileSync(accessLog, "utf8");
     const everything = [gw.output(), gwDown.output(), access].join("\n");
     expect(everything).toContain("REDACTED");
-    const secrets = [token, goodBasic.slice("Basic ".length), token.slice(0, 16)];
+    // Halves of the token too: a percent-encoded character splits it (query-token-percent-encoded).
+    const secrets = [
+      token,
+      goodBasic.slice("Basic ".length),
+      token.slice(0, 16),
+      token.slice(-16),
+      encodedToken,
+    ];
     for (const secret of secrets) expect(everything).not.toContain(secret);
 
     const lines = access

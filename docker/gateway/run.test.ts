@@ -4,7 +4,7 @@
  * Also: the image pins the very Caddy these tests run, and the shell stays POSIX-clean.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DockerfileParser } from "dockerfile-ast";
@@ -30,10 +30,13 @@ const base = {
   VACE_TLS: "internal",
 };
 
-function run(env: Record<string, string | undefined>, args: string[] = []) {
+function run(env: Record<string, string | undefined>, args: string[] = [], uid?: number) {
   const r = spawnSync(GATEWAY_RUN, args, {
     env: { PATH: process.env.PATH, HOME: scratch, XDG_CONFIG_HOME: scratch, ...env },
     encoding: "utf8",
+    // Should the launcher wrongly start serving, fail instead of hanging.
+    timeout: 10_000,
+    ...(uid === undefined ? {} : { uid, gid: uid }),
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -123,6 +126,97 @@ describe("launcher refuses bad input (exit 2, the variable named, the token neve
   });
 });
 
+describe("VACE_ENV_FILE: settings from a file (an additive extension of contract 6)", () => {
+  let files = 0;
+  /** Writes `text` to a fresh file and returns its path. */
+  function envFile(text: string): string {
+    const path = join(scratch, `gateway-${++files}.env`);
+    writeFileSync(path, text);
+    return path;
+  }
+
+  it("the file alone configures the launcher: comments and blank lines skipped, values literal, file wins", () => {
+    const file = envFile(
+      [
+        "# wan-vace gateway",
+        "",
+        " \t ",
+        `VACE_TOKEN=${token}`,
+        "VACE_UPSTREAM=127.0.0.1:8188",
+        "VACE_LISTEN=:8443",
+        "#VACE_LISTEN=:9443",
+        // Two paths and the one space between them, kept as written.
+        `VACE_TLS=${certPath} ${keyPath}`,
+        // The last line has no newline.
+        `VACE_ACCESS_LOG=${join(scratch, "from-file.log")}`,
+      ].join("\n"),
+    );
+    // Inherited values that would each fail on their own: the file's must win.
+    const r = run({ VACE_ENV_FILE: file, VACE_TOKEN: "short", VACE_TLS: "off" }, ["adapt"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const config = JSON.parse(r.stdout) as CaddyJson;
+    expect(config.apps.tls?.certificates?.load_files).toMatchObject([
+      { certificate: certPath, key: keyPath },
+    ]);
+    expect(config.apps.http.servers.srv0?.listen).toEqual([":8443"]);
+    expect(config.logging.logs.log0?.writer).toMatchObject({
+      filename: join(scratch, "from-file.log"),
+    });
+  });
+
+  it("values are taken literally: no quote removal, no expansion", () => {
+    const quoted = run({ ...base, VACE_ENV_FILE: envFile('VACE_TLS="off"\n') });
+    expect(quoted.status).toBe(2);
+    expect(quoted.stderr).toContain(`VACE_TLS: '"off"' is not recognised`);
+    const pwned = join(scratch, "pwned");
+    const expanded = run({ ...base, VACE_ENV_FILE: envFile(`VACE_TLS=$(touch ${pwned})\n`) });
+    expect(expanded.status).toBe(2);
+    expect(existsSync(pwned)).toBe(false);
+  });
+
+  it.each([
+    ["a key outside VACE_", `# ok\nVACE_TLS=internal\nTOKEN=${token}\n`, 3],
+    ["a lower-case key", `VACE_token=${token}\n`, 1],
+    ["`export`", `export VACE_TOKEN=${token}\n`, 1],
+    ["a bare value (no KEY=)", `\n${token}\n`, 2],
+    ["an indented comment", ` # VACE_TOKEN=${token}\n`, 1],
+    ["CRLF line endings", `VACE_TOKEN=${token}\r\n`, 1],
+  ])("refuses %s: exit 2, the line number named, the value never shown", (_what, text, line) => {
+    const file = envFile(text);
+    const r = run({ ...base, VACE_ENV_FILE: file });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`^vace-gateway: VACE_ENV_FILE ${file}, line ${line}: `));
+    expect(r.stderr).not.toContain(token.slice(0, 20));
+    expect(r.stdout).toBe("");
+  });
+
+  it("refuses a missing file, a directory and an unreadable file, with exit 2", () => {
+    expect(run({ ...base, VACE_ENV_FILE: join(scratch, "absent.env") })).toMatchObject({
+      status: 2,
+      stderr: `vace-gateway: VACE_ENV_FILE: ${join(scratch, "absent.env")} does not exist\n`,
+    });
+    expect(run({ ...base, VACE_ENV_FILE: scratch })).toMatchObject({
+      status: 2,
+      stderr: `vace-gateway: VACE_ENV_FILE: ${scratch} is not a regular file\n`,
+    });
+    // Mode 000 in a world-readable directory; root reads anything, so then run as nobody.
+    const dir = mkdtempSync(join(tmpdir(), "vace-gw-envfile-"));
+    try {
+      chmodSync(dir, 0o755);
+      const file = join(dir, "gateway.env");
+      writeFileSync(file, `VACE_TOKEN=${token}\n`, { mode: 0o000 });
+      const asUser = process.getuid?.() === 0 ? 65534 : undefined;
+      expect(run({ ...base, VACE_ENV_FILE: file }, [], asUser)).toMatchObject({
+        status: 2,
+        stderr: `vace-gateway: VACE_ENV_FILE: cannot read ${file} (check its owner and mode)\n`,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("VACE_TLS forms (run adapt)", () => {
   it("every adapted config has admin off and holds no secret", () => {
     for (const VACE_TLS of ["off", "internal", "vace.example.com", `${certPath} ${keyPath}`]) {
@@ -195,6 +289,115 @@ describe("packaging", () => {
     expect(`v${pin?.split("-")[0]}`).toBe(tested?.startsWith("v") ? tested : `v${tested}`);
   });
 
+  describe("apt resolves from the dated snapshot the base image was built from", () => {
+    const gatewayDir = __dirname;
+    const snapshotSources = join(gatewayDir, "debian-snapshot.sources");
+    const useSnapshot = join(gatewayDir, "use-apt-snapshot");
+    const dockerfileText = readFileSync(join(gatewayDir, "Dockerfile"), "utf8");
+    const [from] = DockerfileParser.parse(dockerfileText).getFROMs();
+    // debian:bookworm-YYYYMMDD-slim is built from snapshot.debian.org at YYYYMMDDT000000Z.
+    const serial = /^bookworm-(\d{8})-slim$/.exec(from?.getImageTag() ?? "")?.[1];
+    const archives = [
+      `http://snapshot.debian.org/archive/debian/${serial}T000000Z`,
+      `http://snapshot.debian.org/archive/debian-security/${serial}T000000Z`,
+    ];
+    /** The base image's debian.sources as debuerreotype writes it (docker-debian-artifacts). */
+    const baseSources = (date: string) =>
+      [
+        ["debian", "bookworm bookworm-updates"],
+        ["debian-security", "bookworm-security"],
+      ]
+        .map(
+          ([archive, suites]) =>
+            `Types: deb\n# http://snapshot.debian.org/archive/${archive}/${date}T000000Z\n` +
+            `URIs: http://deb.debian.org/${archive}\nSuites: ${suites}\nComponents: main\n` +
+            "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
+        )
+        .join("\n");
+
+    it("the sources name the FROM tag's date, and the build installs them before apt-get update", () => {
+      expect(serial).toMatch(/^\d{8}$/);
+      const uris = [...readFileSync(snapshotSources, "utf8").matchAll(/^URIs: (.+)$/gm)].map(
+        (m) => m[1],
+      );
+      expect(uris).toEqual(archives);
+      const run = DockerfileParser.parse(dockerfileText)
+        .getInstructions()
+        .find((i) => i.getKeyword() === "RUN" && /apt-get/.test(i.getArgumentsContent() ?? ""))
+        ?.getArgumentsContent();
+      // Each step is there, in this order.
+      const at = ["use-apt-snapshot", "Check-Valid-Until=false", "update", "caddy="].map(
+        (step) => run?.indexOf(step) ?? -1,
+      );
+      expect(at.every((i) => i >= 0)).toBe(true);
+      expect([...at].sort((a, b) => a - b)).toEqual(at);
+      expect(dockerfileText).not.toContain("deb.debian.org");
+      // Both files are in the build context.
+      const ignore = readFileSync(join(gatewayDir, ".dockerignore"), "utf8").split("\n");
+      expect(ignore).toEqual(
+        expect.arrayContaining(["!debian-snapshot.sources", "!use-apt-snapshot"]),
+      );
+    });
+
+    it("apt reads them as bookworm, bookworm-updates and bookworm-security from the snapshot", () => {
+      const dir = mkdtempSync(join(tmpdir(), "vace-gw-apt-"));
+      try {
+        writeFileSync(join(dir, "debian.sources"), readFileSync(snapshotSources));
+        // --print-uris lists what `apt-get update` would fetch, without fetching.
+        const r = spawnSync(
+          "apt-get",
+          [
+            "-o",
+            "Dir::Etc::SourceList=/dev/null",
+            "-o",
+            `Dir::Etc::SourceParts=${dir}`,
+            "-o",
+            `Dir::State::Lists=${dir}`,
+            "-o",
+            `Dir::Cache=${dir}`,
+            "--print-uris",
+            "update",
+          ],
+          { encoding: "utf8" },
+        );
+        expect(r.error).toBeUndefined();
+        expect(r.stderr).toBe("");
+        const releases = [...r.stdout.matchAll(/^'(\S+)\/InRelease'/gm)].map((m) => m[1]);
+        expect(releases).toEqual([
+          `${archives[0]}/dists/bookworm`,
+          `${archives[0]}/dists/bookworm-updates`,
+          `${archives[1]}/dists/bookworm-security`,
+        ]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it("use-apt-snapshot installs them over a base recording that snapshot, and refuses another", () => {
+      const dir = mkdtempSync(join(tmpdir(), "vace-gw-snap-"));
+      try {
+        const base = join(dir, "debian.sources");
+        writeFileSync(base, baseSources("20991231"));
+        const refused = spawnSync("sh", [useSnapshot, snapshotSources, base], { encoding: "utf8" });
+        expect(refused.status).toBe(1);
+        expect(refused.stderr).toContain(
+          `${archives[0]} is not the snapshot the base image was built from; ${base} records: ` +
+            "http://snapshot.debian.org/archive/debian/20991231T000000Z " +
+            "http://snapshot.debian.org/archive/debian-security/20991231T000000Z\n",
+        );
+        expect(readFileSync(base, "utf8")).toBe(baseSources("20991231"));
+
+        writeFileSync(base, baseSources(serial ?? ""));
+        const used = spawnSync("sh", [useSnapshot, snapshotSources, base], { encoding: "utf8" });
+        expect(used.stderr).toBe("");
+        expect(used.status).toBe(0);
+        expect(readFileSync(base, "utf8")).toBe(readFileSync(snapshotSources, "utf8"));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
   it("the Caddyfile is in `caddy fmt` form", () => {
     const path = join(__dirname, "Caddyfile");
     const r = spawnSync("caddy", ["fmt", path], { encoding: "utf8" });
@@ -202,9 +405,10 @@ describe("packaging", () => {
     expect(r.stdout).toBe(readFileSync(path, "utf8"));
   });
 
-  it("the launcher is POSIX sh and shellcheck-clean", () => {
+  it("the launcher and the build script are POSIX sh and shellcheck-clean", () => {
     requireBinary("shellcheck");
-    const r = spawnSync("shellcheck", ["--shell=sh", GATEWAY_RUN], { encoding: "utf8" });
+    const scripts = [GATEWAY_RUN, join(__dirname, "use-apt-snapshot")];
+    const r = spawnSync("shellcheck", ["--shell=sh", ...scripts], { encoding: "utf8" });
     expect(r.stdout).toBe("");
     expect(r.status).toBe(0);
   });
