@@ -483,7 +483,7 @@ describe("logs", () => {
           },
       );
     expect(lines.length).toBeGreaterThan(20);
-    // /healthz is skipped (the ECS idle watchdog reads this file's mtime as "last real request").
+    // /healthz is skipped: the ECS idle watchdog takes the newest non-401/403 line's `ts` as the last real request.
     expect(lines.filter((l) => l.request.uri.startsWith("/healthz"))).toHaveLength(0);
     expect(lines.every((l) => l.request.headers === undefined)).toBe(true);
     expect(lines.some((l) => l.status === 401)).toBe(true);
