@@ -7,6 +7,8 @@ export default defineConfig({
     // Pulumi mocks keep global state: every test file gets its own process (see pulumi-testing-facts §1.11).
     pool: "forks",
     isolate: true,
+    // Most tests wait on child processes (caddy, ffmpeg, python), so two workers help even on 2 cores.
+    maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },
