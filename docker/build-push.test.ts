@@ -17,6 +17,7 @@ const WORKFLOW = join(ROOT, ".github/workflows/image.yml");
 const ACR = { ACR_REGISTRY: "registry.cn-hangzhou.aliyuncs.com", ACR_NAMESPACE: "wan-vace" };
 
 function buildPush(env: Record<string, string>, ...args: string[]) {
+  requireBinary("git"); // the script tags images with the commit it builds
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !/^(ACR_|TAG$|COMFYUI_REPO|GATEWAY_REPO)/.test(k)),
   );

@@ -10,6 +10,8 @@ const PACKAGE: Record<string, string> = {
   "systemd-analyze": "systemd",
   python3: "python3",
   openssl: "openssl",
+  git: "git",
+  curl: "curl",
 };
 
 /**

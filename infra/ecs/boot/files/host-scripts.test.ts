@@ -11,6 +11,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requireBinary } from "../../../../test/binaries";
 import { FakeCloud, FILES } from "./fake-cloud";
 
 /**
@@ -33,6 +34,7 @@ describe("host scripts", () => {
   let dir = "";
   let bin = "";
   beforeAll(async () => {
+    requireBinary("curl"); // setup-host.sh talks to the (fake) metadata service and mirror with it
     await cloud.start();
     dir = mkdtempSync(join(tmpdir(), "wan-vace-host-"));
     bin = join(dir, "bin");
