@@ -51,6 +51,22 @@ export interface RegistryCredentials {
   password: string;
 }
 
+/** Alibaba's GPU driver script at first boot (ecs-boot-facts §3). */
+export interface AutoInstallDriver {
+  mode: "auto-install";
+  driverVersion: string;
+  cudaVersion: string;
+  cudnnVersion: string;
+  /** sha256 of Alibaba's auto_install script; the boot refuses any other script when set. */
+  scriptSha256?: string;
+}
+
+/** TLS in front of the gateway: a deploy-time certificate, Caddy's CA, or ACME for a domain. */
+export type TlsConfig =
+  | { mode: "selfsigned" }
+  | { mode: "internal" }
+  | { mode: "acme"; domain: string; email?: string };
+
 export interface WanVaceConfig {
   target: Target;
   region: string;
@@ -67,23 +83,11 @@ export interface WanVaceConfig {
   registry?: RegistryCredentials;
   /** Secret when set; undefined means "generate one at deploy". */
   token?: string;
-  tls:
-    | { mode: "selfsigned" }
-    | { mode: "internal" }
-    | { mode: "acme"; domain: string; email?: string };
+  tls: TlsConfig;
   systemDiskSizeGiB: number;
   eipBandwidthMbps: number;
   owner: string;
-  driver:
-    | {
-        mode: "auto-install";
-        driverVersion: string;
-        cudaVersion: string;
-        cudnnVersion: string;
-        /** sha256 of Alibaba's auto_install script; the boot refuses any other script when set. */
-        scriptSha256?: string;
-      }
-    | { mode: "preinstalled"; imageId: string };
+  driver: AutoInstallDriver | { mode: "preinstalled"; imageId: string };
   osImageNameRegex: string;
   /** Ask the BSS pricing API for hourly prices (needs bss:DescribePrice). */
   priceLookup: boolean;

@@ -1,4 +1,4 @@
-import { imageRefProblem } from "../../config";
+import { type AutoInstallDriver, imageRefProblem, type TlsConfig } from "../../config";
 
 /** What the instance needs to know at boot. Nothing here is secret: it all lands in user-data. */
 export interface BootSettings {
@@ -15,24 +15,12 @@ export interface BootSettings {
   gatewayImage: string;
   /** docker login host when the secret carries registry credentials (ACR -vpc endpoint). */
   registryServer?: string;
-  tls:
-    | { mode: "acme"; domain: string; email?: string }
-    | { mode: "selfsigned" }
-    | { mode: "internal" };
+  tls: TlsConfig;
   /** Stop (StopCharging) after this many minutes without a request; 0 disables the watchdog. */
   idleStopMinutes: number;
   /** Minutes after each boot during which the watchdog never stops the instance (default 30). */
   idleGraceMinutes?: number;
-  driver:
-    | {
-        mode: "auto-install";
-        driverVersion: string;
-        cudaVersion: string;
-        cudnnVersion: string;
-        /** sha256 of auto_install_v4.0.sh; when set, the boot refuses any other script. */
-        scriptSha256?: string;
-      }
-    | { mode: "preinstalled" };
+  driver: AutoInstallDriver | { mode: "preinstalled" };
 }
 
 export class BootSettingsError extends Error {
