@@ -417,6 +417,8 @@ async function uploadImage(
 interface NodeError {
   class_type?: string;
   errors?: Array<{ message?: string; details?: string }>;
+  /** The output nodes this error made ComfyUI drop. */
+  dependent_outputs?: string[];
 }
 
 /** Pure: one line per node error, e.g. `node 18 (LoadImage): Custom validation failed for node: image - …`. */
@@ -430,7 +432,7 @@ export function describeNodeErrors(nodeErrors: Record<string, NodeError>): strin
 }
 
 /** POSTs the workflow; returns the prompt id. A 400, or node_errors on a 200, is a check failure. */
-async function submitPrompt(
+export async function submitPrompt(
   http: ComfyHttp,
   workflow: ApiWorkflow,
   clientId: string,
@@ -465,12 +467,18 @@ async function submitPrompt(
     );
   }
   if (nodeErrors.length > 0) {
-    // A 200 with node_errors means ComfyUI silently dropped an output; the smoke wants all of them.
+    // A 200 with node_errors: ComfyUI queued the outputs that passed validation and silently dropped
+    // the rest (execution.py validate_prompt). The smoke wants all of them, so it cancels the prompt.
+    const dropped = [
+      ...new Set(Object.values(body.node_errors ?? {}).flatMap((e) => e.dependent_outputs ?? [])),
+    ];
     await cancelPrompt(http, body.prompt_id, () => {});
     throw new SmokeError(
       "check",
       "queueWait",
-      `ComfyUI accepted the workflow but dropped outputs that failed validation:\n  ${nodeErrors.join("\n  ")}`,
+      `ComfyUI queued prompt ${body.prompt_id} without output node${dropped.length === 1 ? "" : "s"} ` +
+        `${dropped.join(", ") || "?"}, which failed validation, so the smoke asked ComfyUI to cancel it:\n  ${nodeErrors.join("\n  ")}\n` +
+        "set those inputs to values this server offers (GET /object_info/<class> lists them) or update the node package that lacks them",
     );
   }
   return body.prompt_id;

@@ -60,6 +60,15 @@ describe("applyMessage", () => {
       exceptionMessage: "Allocation on device",
     });
   });
+  it("passes over progress_state and message types it does not know", () => {
+    const s = run(["executing", { node: "24", prompt_id: P }]);
+    const state = {
+      prompt_id: P,
+      nodes: { "24": { value: 3, max: 20, state: "running", node_id: "24", prompt_id: P } },
+    };
+    expect(applyMessage(s, { type: "progress_state", data: state }, P)).toBe(s);
+    expect(applyMessage(s, { type: "feature_flags", data: { max_upload_size: 1 } }, P)).toBe(s);
+  });
 });
 
 describe("outcomeFromHistory", () => {

@@ -1,11 +1,16 @@
 /**
- * The double must behave like ComfyUI (server.py/execution.py at a125cd84) where a client can tell:
- * these tests pin the rules the smoke relies on, so a passing smoke means something.
+ * The double must behave like ComfyUI and the node packs at the commits the image pins
+ * (docker/comfyui/Dockerfile) where a client can tell: these tests pin the rules the smoke relies on,
+ * so a passing smoke means something.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { DockerfileParser } from "dockerfile-ast";
 import { FormData, request, WebSocket } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildWorkflow } from "../../../smoke/workflow";
 import { requireBinary } from "../../binaries";
+import { smallWorkflow as workflow } from "./harness";
+import { PINNED } from "./nodes";
 import { type ComfyDouble, startComfyDouble } from "./server";
 
 let d: ComfyDouble;
@@ -16,6 +21,30 @@ beforeAll(async () => {
 afterAll(async () => {
   await d.close();
 });
+
+type Frame = { type: string; data: Record<string, unknown> };
+/** A text frame as `{type, data}`; a binary one as `binary:N` with its payload decoded (server.py encode_bytes). */
+function decodeFrame(data: unknown): Frame {
+  if (typeof data === "string") return JSON.parse(data);
+  const b = Buffer.from(data as ArrayBuffer);
+  const event = b.readUInt32BE(0);
+  if (event === 3) {
+    const len = b.readUInt32BE(4);
+    return {
+      type: "binary:3",
+      data: { node: b.subarray(8, 8 + len).toString(), text: b.subarray(8 + len).toString() },
+    };
+  }
+  const image = b.subarray(8);
+  return {
+    type: `binary:${event}`,
+    data: {
+      imageType: b.readUInt32BE(4),
+      soi: image.subarray(0, 2).toString("hex"),
+      eoi: image.subarray(-2).toString("hex"),
+    },
+  };
+}
 
 async function get(path: string) {
   const res = await request(`${d.url}${path}`);
@@ -39,20 +68,52 @@ async function upload(name: string, bytes: Uint8Array, fields: Record<string, st
   const text = await res.body.text();
   return { status: res.statusCode, json: res.statusCode === 200 ? JSON.parse(text) : undefined };
 }
-const workflow = (image: string, over: Partial<Parameters<typeof buildWorkflow>[0]> = {}) =>
-  buildWorkflow({
-    prompt: "p",
-    negative: "n",
-    seed: 1,
-    width: 64,
-    height: 64,
-    frames: 5,
-    fps: 16,
-    steps: 2,
-    cfg: 1,
-    image,
-    ...over,
+describe("ComfyUI double: node specs", () => {
+  it("were transcribed at the commits docker/comfyui/Dockerfile pins (re-read the sources when they move)", () => {
+    const text = readFileSync(join(__dirname, "../../../docker/comfyui/Dockerfile"), "utf8");
+    const args = Object.fromEntries(
+      DockerfileParser.parse(text)
+        .getARGs()
+        .map((a) => [a.getProperty()?.getName(), a.getProperty()?.getValue()]),
+    );
+    expect({
+      comfyui: args.COMFYUI_COMMIT,
+      kjnodes: args.KJNODES_COMMIT,
+      vhs: args.VHS_COMMIT,
+    }).toEqual(PINNED);
   });
+
+  it("rejects options only newer KJNodes/VHS offer, as the pinned image's server does", async () => {
+    const up = await upload("newer.png", new Uint8Array([5, 5]));
+    const wf = workflow(up.json.name);
+    Object.assign((wf["22"] as { inputs: Record<string, unknown> }).inputs, {
+      upscale_method: "nvidia_rtx_vsr",
+      keep_proportion: "total_pixels",
+    });
+    (wf["32"] as { inputs: Record<string, unknown> }).inputs.format = "video/gifski";
+    const r = await postJson("/prompt", { prompt: wf });
+    expect(r.status).toBe(400);
+    const details = (id: string) =>
+      r.json.node_errors[id].errors.map((e: { details: string }) => e.details.split(" not in ")[0]);
+    expect(details("22")).toEqual([
+      "upscale_method: 'nvidia_rtx_vsr'",
+      "keep_proportion: 'total_pixels'",
+    ]);
+    expect(details("32")).toEqual(["format: 'video/gifski'"]);
+  });
+
+  it("serves V3 nodes (WanVaceToVideo) in V1 shape: an options dict on every input, null display name", async () => {
+    const r = JSON.parse((await get("/object_info/WanVaceToVideo")).text).WanVaceToVideo;
+    expect(r.input.required.positive).toEqual(["CONDITIONING", {}]);
+    expect(r.input.optional.reference_image).toEqual(["IMAGE", {}]);
+    expect(r).toMatchObject({
+      display_name: null,
+      output_name: ["positive", "negative", "latent", "trim_latent"],
+      output_tooltips: [null, null, null, null],
+      python_module: "comfy_extras.nodes_wan",
+    });
+  });
+});
 
 describe("ComfyUI double: POST /prompt validation", () => {
   it("answers 400 no_prompt without a prompt", async () => {
@@ -112,6 +173,45 @@ describe("ComfyUI double: POST /prompt validation", () => {
     expect(Object.keys(r.json.node_errors).sort()).toEqual(["11", "17", "24"]);
   });
 
+  it("answers 200 with node_errors when one output fails and another passes, and runs only the good one", async () => {
+    // Its own double: the run renders a file, which would shift the shared double's file counter.
+    const own = await startComfyDouble();
+    try {
+      const form = new FormData();
+      form.set("image", new Blob([new Uint8Array([4, 2])]), "two.png");
+      await (await request(`${own.url}/upload/image`, { method: "POST", body: form })).body.dump();
+      const wf = workflow("two.png");
+      const bad = structuredClone(wf["32"]) as { inputs: Record<string, unknown> };
+      bad.inputs.format = "video/gifski";
+      const res = await request(`${own.url}/prompt`, {
+        method: "POST",
+        body: JSON.stringify({ prompt: { ...wf, "33": bad } }),
+      });
+      expect(res.statusCode).toBe(200);
+      const body = (await res.body.json()) as {
+        prompt_id: string;
+        node_errors: Record<string, unknown>;
+      };
+      expect(Object.keys(body.node_errors)).toEqual(["33"]);
+      expect(body.node_errors["33"]).toMatchObject({
+        class_type: "VHS_VideoCombine",
+        dependent_outputs: ["33"],
+        errors: [{ type: "value_not_in_list", extra_info: { input_name: "format" } }],
+      });
+      let entry: { outputs: Record<string, unknown>; prompt: unknown[] } | undefined;
+      while (!entry) {
+        const h = await request(`${own.url}/history/${body.prompt_id}`);
+        entry = ((await h.body.json()) as Record<string, typeof entry>)[body.prompt_id];
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // execute_outputs is the valid outputs only.
+      expect(entry.prompt[4]).toEqual(["32"]);
+      expect(Object.keys(entry.outputs)).toEqual(["32"]);
+    } finally {
+      await own.close();
+    }
+  });
+
   it("checks LoadImage's file with a custom validation error, not the combo", async () => {
     const r = await postJson("/prompt", { prompt: workflow("never-uploaded.png") });
     expect(r.status).toBe(400);
@@ -123,17 +223,19 @@ describe("ComfyUI double: POST /prompt validation", () => {
 });
 
 describe("ComfyUI double: execution, socket order, history", () => {
-  it("sends ComfyUI's message order and writes history only after execution_success", async () => {
-    d.scenario = { historyDelayMs: 150 };
+  it("sends ComfyUI's message order, binary frames included, and writes history only after execution_success", async () => {
+    d.scenario = { historyDelayMs: 150, previews: true };
+    const framesBefore = d.received.binaryFrames.length;
     const up = await upload("order.png", new Uint8Array([9, 9, 9]));
     const clientId = "c0ffee";
     const ws = new WebSocket(`${d.url.replace("http", "ws")}/ws?clientId=${clientId}`);
-    const seen: Array<{ type: string; data: Record<string, unknown> }> = [];
+    ws.binaryType = "arraybuffer";
+    const seen: Frame[] = [];
     let historyAtSuccess: unknown;
     let promptId = "";
     const done = new Promise<void>((resolve) => {
       ws.addEventListener("message", async (ev) => {
-        const msg = JSON.parse(String(ev.data));
+        const msg = decodeFrame(ev.data);
         seen.push(msg);
         if (msg.type === "execution_success")
           historyAtSuccess = JSON.parse((await get(`/history/${promptId}`)).text);
@@ -152,18 +254,74 @@ describe("ComfyUI double: execution, socket order, history", () => {
     ws.close();
     d.scenario = {};
 
-    const types = seen.map((m) => m.type).filter((t, i, a) => t !== a[i - 1]);
-    expect(types).toEqual([
+    // One token per frame: the type, plus the node for executing/progress and the event for binary.
+    const tokens = seen.map((m) =>
+      m.type === "executing" || m.type === "progress" ? `${m.type}:${m.data.node}` : m.type,
+    );
+    const from = (a: string, b: string) => tokens.slice(tokens.indexOf(a) - 1, tokens.indexOf(b));
+    expect(tokens.slice(0, 5)).toEqual([
+      "status",
+      "status",
       "status",
       "execution_start",
       "execution_cached",
-      "executing",
-      "progress",
-      "executing",
+    ]);
+    // Each node: progress_state (running), executing, its own frames, progress_state (finished).
+    expect(from("executing:22", "executing:17")).toEqual([
+      "progress_state",
+      "executing:22",
+      "binary:3",
+      "progress_state",
+      "progress_state",
+    ]);
+    // Each sampler step (main.py hijack_progress): progress_state, progress, then the preview.
+    expect(from("executing:24", "executing:30")).toEqual([
+      "progress_state",
+      "executing:24",
+      ...["progress_state", "progress:24", "binary:1"],
+      ...["progress_state", "progress:24", "binary:1"],
+      "progress_state",
+      "progress_state",
+    ]);
+    expect(tokens.slice(tokens.indexOf("executing:32") - 1)).toEqual([
+      "progress_state",
+      "executing:32",
+      ...Array.from({ length: 5 }, () => ["progress_state", "progress:32"]).flat(),
       "executed",
+      "progress_state",
       "execution_success",
       "status",
-      "executing",
+      "executing:null",
+    ]);
+    // progress_state lists every node that has started, never a pending one.
+    // The frame before node 30's start: node 24's finish.
+    const finished24 = seen[tokens.indexOf("executing:30") - 2]?.data.nodes as Record<
+      string,
+      Record<string, unknown>
+    >;
+    expect(finished24["24"]).toEqual({
+      value: 2,
+      max: 2,
+      state: "finished",
+      node_id: "24",
+      prompt_id: promptId,
+      display_node_id: "24",
+      parent_node_id: null,
+      real_node_id: "24",
+    });
+    expect(finished24["22"]).toMatchObject({ state: "finished", value: 1, max: 1 });
+    expect(finished24["30"]).toBeUndefined();
+    const text = seen.find((m) => m.type === "binary:3")?.data;
+    expect(text).toEqual({
+      node: "22",
+      text: "<tr><td>Output: </td><td><b>1</b> x <b>64</b> x <b>64 | 0.05MB</b></td></tr>",
+    });
+    const jpeg = seen.find((m) => m.type === "binary:1")?.data;
+    expect(jpeg).toMatchObject({ imageType: 1, soi: "ffd8", eoi: "ffd9" });
+    expect(d.received.binaryFrames.slice(framesBefore)).toEqual([
+      { event: 3, to: "*" },
+      { event: 1, to: clientId },
+      { event: 1, to: clientId },
     ]);
     expect(seen[0]?.data).toMatchObject({ sid: clientId });
     expect(historyAtSuccess).toEqual({});

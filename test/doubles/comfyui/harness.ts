@@ -6,11 +6,28 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { runSmoke, type SmokeOptions } from "../../../smoke/run";
+import { buildWorkflow, type WorkflowParams } from "../../../smoke/workflow";
 import { requireBinary } from "../../binaries";
 import { tempDir } from "../../fixtures/video";
 import { type ComfyDouble, type DoubleScenario, startComfyDouble } from "./server";
 
 export const TEST_TOKEN = "s3cret-token-for-tests";
+
+/** The smoke's workflow at 64×64, 5 frames, 2 steps: quick to run on the double. */
+export const smallWorkflow = (image: string, over: Partial<WorkflowParams> = {}) =>
+  buildWorkflow({
+    prompt: "p",
+    negative: "n",
+    seed: 1,
+    width: 64,
+    height: 64,
+    frames: 5,
+    fps: 16,
+    steps: 2,
+    cfg: 1,
+    image,
+    ...over,
+  });
 
 export function useSmokeHarness(prefix: string, defaults: Partial<SmokeOptions> = {}) {
   let tmp: { dir: string; cleanup: () => Promise<void> } | undefined;

@@ -1,25 +1,31 @@
 /**
  * A ComfyUI protocol double for tests and benchmarks (never shipped). It speaks ComfyUI's HTTP and
- * WebSocket API as `server.py`, `execution.py` and `main.py` do at Comfy-Org/ComfyUI
- * a125cd84b054a57729b5eecab930ca9408719832 (0.3.64, 2025-10-11):
+ * WebSocket API as `server.py`, `execution.py`, `main.py` and `comfy_execution/progress.py` do at
+ * Comfy-Org/ComfyUI 637221995f7424a561bd825de3e61ea117dfe1e3 (0.3.64, 2025-10-08, the commit
+ * docker/comfyui/Dockerfile pins), with the nodes of nodes.ts:
  * - every route also under `/api` (`add_routes`);
  * - `POST /prompt`: validation with 400 + node_errors (see validate.ts), `{prompt_id, number, node_errors}`;
+ *   a 200 may carry node_errors too, for outputs that failed while another passed (`validate_prompt`);
  * - one prompt at a time; `GET /queue` lists running and pending items as `[number, id, prompt, extra_data, outputs]`;
  * - `GET /history/{id}` is `{}` until `task_done` writes the entry;
- * - socket messages go to the socket whose clientId is the prompt's client_id, in ComfyUI's order:
- *   execution_start, execution_cached, executing, progress (KSampler), executed (output node),
- *   execution_success | execution_error | execution_interrupted, [history written], status,
- *   executing {node: null} — so `/history` can be empty right after execution_success (the history race);
+ * - socket messages in ComfyUI's order (see `execute` below), to the socket whose clientId is the
+ *   prompt's client_id; `executing`/`executed` only when the prompt has one, `progress`/`progress_state`
+ *   to every socket when it has none. `/history` can be empty right after execution_success (the history race);
+ * - binary frames (`server.py` encode_bytes: a big-endian uint32 event type, then the payload):
+ *   type 3 TEXT from ImageResizeKJv2 to every socket, and with `previews` type 1 PREVIEW_IMAGE JPEGs;
  * - `GET /view`: 404 without filename, 400 for `/`-prefixed or `..` names and unknown types,
  *   403 for a subfolder outside the directory, 404 for a missing file;
  * - `POST /upload/image`: same-content uploads reuse the name; others become "stem (1).ext", …;
  * - `/object_info`, `/object_info/{class}` (`{}` for an unknown class), `/models/{folder}`, `/system_stats`.
  * The output node really renders: ffmpeg writes an H.264 MP4 (moov at the end, like VideoHelperSuite)
  * of the size and frame count the workflow asks for, unless a scenario says otherwise.
+ * Not modelled: caching (execution_cached is always empty) and feature_flags negotiation, so never
+ * PREVIEW_IMAGE_WITH_METADATA (type 4), which ComfyUI sends only to clients that announce it.
  *
  * Scenarios script the failures a smoke must diagnose, including network faults on chosen routes. With `token` set the double also plays the
  * gateway (design.md contract 6: Bearer, Basic vace:token or ?token=; `/healthz` without a token).
  */
+import { execFile } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -30,6 +36,7 @@ import { tmpdir } from "node:os";
 import { basename, extname, isAbsolute, join, normalize, relative, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 import { type WebSocket, WebSocketServer } from "ws";
 import { makeClip } from "../../fixtures/video";
 import { nodeSpecs, type ServerFiles } from "./nodes";
@@ -50,6 +57,11 @@ export interface DoubleScenario {
   stallAt?: string;
   /** Delay between execution_success and the history write: ComfyUI's history race, widened. */
   historyDelayMs?: number;
+  /**
+   * Send latent previews, as ComfyUI started with `--preview-method auto` does (the image passes no
+   * such flag, so by default ComfyUI sends none): a binary PREVIEW_IMAGE JPEG after each sampler step.
+   */
+  previews?: boolean;
   /** Render something other than what the workflow asks for. */
   output?: { width?: number; height?: number; frames?: number; codec?: "h264" | "hevc" };
   /** Simulated time per node and per sampler step. */
@@ -81,6 +93,8 @@ export interface Received {
   interrupts: string[];
   /** Each fault served, e.g. `502 GET /history/abc`. */
   faults: string[];
+  /** Binary frames sent: event type (1 preview, 3 text) and the clientId, or `*` for every socket. */
+  binaryFrames: Array<{ event: number; to: string }>;
 }
 
 export interface ComfyDouble {
@@ -108,16 +122,19 @@ export const DEFAULT_MODELS = {
   vae: ["wan21_vace_vae.safetensors"],
 };
 
-/** What the double answers on /system_stats (the shape of server.py at a125cd84). */
+/**
+ * What the double answers on /system_stats (server.py at the pinned commit; the frontend and
+ * template versions are those its requirements.txt pins, which the image installs).
+ */
 export const DOUBLE_SYSTEM_STATS = {
   system: {
     os: "posix",
     ram_total: 135_000_000_000,
     ram_free: 120_000_000_000,
     comfyui_version: "0.3.64",
-    required_frontend_version: "1.28.6",
-    installed_templates_version: "0.1.95",
-    required_templates_version: "0.1.95",
+    required_frontend_version: "1.27.10",
+    installed_templates_version: "0.1.94",
+    required_templates_version: "0.1.94",
     python_version: "3.12.3 (protocol double)",
     pytorch_version: "2.8.0+cu128",
     embedded_python: false,
@@ -135,6 +152,8 @@ export const DOUBLE_SYSTEM_STATS = {
     },
   ],
 };
+
+const run = promisify(execFile);
 
 const MIME: Record<string, string> = {
   ".mp4": "video/mp4",
@@ -173,6 +192,7 @@ export async function startComfyDouble(
     emptyHistoryAfterSuccess: 0,
     interrupts: [],
     faults: [],
+    binaryFrames: [],
   };
   const finishedAt = new Map<string, number>();
   const history = new Map<string, unknown>();
@@ -210,8 +230,16 @@ export async function startComfyDouble(
     if (sid === undefined) for (const ws of sockets.values()) ws.send(text);
     else sockets.get(sid)?.send(text);
   };
+  /** server.py send_bytes: the event type as a big-endian uint32, then the payload. */
+  const sendBinary = (event: number, payload: Buffer, sid?: string) => {
+    const frame = Buffer.concat([uint32(event), payload]);
+    received.binaryFrames.push({ event, to: sid ?? "*" });
+    if (sid === undefined) for (const ws of sockets.values()) ws.send(frame);
+    else sockets.get(sid)?.send(frame);
+  };
   const queueInfo = () => ({ exec_info: { queue_remaining: pending.length + (running ? 1 : 0) } });
   const queueUpdated = () => send("status", { status: queueInfo() });
+  let previewJpeg: Promise<Buffer> | undefined;
 
   // --- the prompt worker (main.py prompt_worker + execution.py PromptExecutor) ----------------------
   const pump = () => {
@@ -226,29 +254,67 @@ export async function startComfyDouble(
     });
   };
 
+  /**
+   * execution.py `execute_async`/`execute` with progress.py's WebUIProgressHandler. Per node:
+   * progress_state (running), executing, the node's own messages, executed (output nodes),
+   * progress_state (finished). A step of a node with a progress bar (KSampler per sampler step,
+   * VHS_VideoCombine per frame) is main.py's `hijack_progress` hook: progress_state, progress, then
+   * the preview frame if previews are on. An error or interrupt leaves the node "running".
+   */
   const execute = async (item: Item) => {
     const sc = state.scenario;
     const sid = typeof item.extraData.client_id === "string" ? item.extraData.client_id : undefined;
+    const promptId = item.promptId;
     const messages: Array<[string, unknown]> = [];
     const add = (type: string, data: Record<string, unknown>, broadcast = false) => {
       const d = { ...data, timestamp: Date.now() };
       messages.push([type, d]);
       if (sid !== undefined || broadcast) send(type, d, sid);
     };
+    // ProgressRegistry.nodes: only nodes that started are listed (pending ones are left out).
+    const nodeProgress = new Map<string, { value: number; max: number; state: string }>();
+    const setProgress = (id: string, value: number, max: number, nodeState: string) => {
+      nodeProgress.set(id, { value, max, state: nodeState });
+      const nodes = Object.fromEntries(
+        [...nodeProgress].map(([node, p]) => [
+          node,
+          {
+            ...p,
+            node_id: node,
+            prompt_id: promptId,
+            display_node_id: node,
+            parent_node_id: null,
+            real_node_id: node,
+          },
+        ]),
+      );
+      send("progress_state", { prompt_id: promptId, nodes }, sid);
+    };
+    /** Only the sampler's callback (latent_preview.py prepare_callback) passes a preview image. */
+    const step = async (id: string, value: number, max: number, sampler = false) => {
+      setProgress(id, value, max, "running");
+      send("progress", { value, max, prompt_id: promptId, node: id }, sid);
+      if (sampler && sc.previews) {
+        // send_image: image type 1 (JPEG) after the event type.
+        sendBinary(1, Buffer.concat([uint32(1), await preview(item.prompt)]), sid);
+      }
+    };
     interrupted = false;
-    add("execution_start", { prompt_id: item.promptId });
-    add("execution_cached", { nodes: [], prompt_id: item.promptId });
+    add("execution_start", { prompt_id: promptId });
+    add("execution_cached", { nodes: [], prompt_id: promptId });
     const ui: Record<string, unknown> = {};
     const executed: string[] = [];
     let ok = true;
     for (const id of executionOrder(item.prompt, item.outputs)) {
       const node = item.prompt[id] as Prompt[string];
       lastNode = id;
-      send("executing", { node: id, display_node: id, prompt_id: item.promptId }, sid);
+      setProgress(id, 0, 1, "running");
+      if (sid !== undefined)
+        send("executing", { node: id, display_node: id, prompt_id: promptId }, sid);
       const stop = (exceptionType: string, message: string) => {
         ok = false;
         add("execution_error", {
-          prompt_id: item.promptId,
+          prompt_id: promptId,
           node_id: id,
           node_type: node.class_type,
           executed,
@@ -267,11 +333,13 @@ export async function startComfyDouble(
         );
         break;
       }
+      let max = 1;
       if (node.class_type === "KSampler") {
-        const steps = Number(node.inputs.steps);
-        for (let i = 1; i <= steps && !interrupted; i++) {
+        max = Number(node.inputs.steps);
+        for (let i = 1; i <= max && !interrupted; i++) {
           await sleep(sc.stepMs ?? 1);
-          send("progress", { value: i, max: steps, prompt_id: item.promptId, node: id }, sid);
+          // The hook checks for an interrupt before it reports the step.
+          if (!interrupted) await step(id, i, max, true);
         }
       } else {
         await sleep(sc.nodeMs ?? 1);
@@ -280,32 +348,41 @@ export async function startComfyDouble(
         ok = false;
         add(
           "execution_interrupted",
-          { prompt_id: item.promptId, node_id: id, node_type: node.class_type, executed },
+          { prompt_id: promptId, node_id: id, node_type: node.class_type, executed },
           true,
         );
         break;
       }
+      if (node.class_type === "ImageResizeKJv2") {
+        // KJNodes' send_progress_text(text, unique_id) passes no sid: it goes to every socket.
+        sendBinary(3, progressText(id, resizeText(node.inputs)));
+      }
       if (node.class_type === "VHS_VideoCombine") {
+        // ProgressBar(num_frames), updated once per frame fed to ffmpeg.
+        max = framesOf(item.prompt);
+        for (let i = 1; i <= max; i++) await step(id, i, max);
         try {
           ui[id] = await render(item.prompt, id);
         } catch (e) {
           stop("RuntimeError", `ffmpeg failed in the double: ${(e as Error).message}`);
           break;
         }
-        send(
-          "executed",
-          { node: id, display_node: id, output: ui[id], prompt_id: item.promptId },
-          sid,
-        );
+        if (sid !== undefined)
+          send(
+            "executed",
+            { node: id, display_node: id, output: ui[id], prompt_id: promptId },
+            sid,
+          );
       }
+      setProgress(id, max, max, "finished");
       executed.push(id);
     }
-    if (ok) add("execution_success", { prompt_id: item.promptId });
-    successNotWritten.add(item.promptId);
+    if (ok) add("execution_success", { prompt_id: promptId });
+    successNotWritten.add(promptId);
     if (sc.historyDelayMs) await sleep(sc.historyDelayMs);
     // PromptQueue.task_done: history is written only now, after the outcome message went out.
-    history.set(item.promptId, {
-      prompt: [item.number, item.promptId, item.prompt, item.extraData, item.outputs],
+    history.set(promptId, {
+      prompt: [item.number, promptId, item.prompt, item.extraData, item.outputs],
       outputs: ui,
       status: { status_str: ok ? "success" : "error", completed: ok, messages },
       meta: Object.fromEntries(
@@ -315,19 +392,48 @@ export async function startComfyDouble(
         ]),
       ),
     });
-    successNotWritten.delete(item.promptId);
-    finishedAt.set(item.promptId, performance.now());
+    successNotWritten.delete(promptId);
+    finishedAt.set(promptId, performance.now());
     running = undefined;
     queueUpdated();
-    if (sid !== undefined) send("executing", { node: null, prompt_id: item.promptId }, sid);
+    if (sid !== undefined) send("executing", { node: null, prompt_id: promptId }, sid);
+  };
+
+  /**
+   * latent_preview.py: a Latent2RGB preview is latent-sized (1/8 of the video) and server.py
+   * send_image scales it with ImageOps.contain to fit --preview-size 512 (up as well as down), as JPEG.
+   * One real JPEG per double (ffmpeg's test pattern), made on first use.
+   */
+  const preview = (prompt: Prompt) => {
+    const vace = vaceInputs(prompt);
+    const [w, h] = [Number(vace.width ?? 832), Number(vace.height ?? 480)];
+    const size = w >= h ? `512x${Math.round((512 * h) / w)}` : `${Math.round((512 * w) / h)}x512`;
+    previewJpeg ??= run(
+      "ffmpeg",
+      ["-v", "error", "-f", "lavfi", "-i", `testsrc2=size=${size}`, "-frames:v", "1"].concat([
+        "-f",
+        "mjpeg",
+        "-q:v",
+        "2",
+        "pipe:1",
+      ]),
+      { encoding: "buffer" },
+    ).then((r) => r.stdout);
+    return previewJpeg;
+  };
+
+  /** The frames VHS_VideoCombine receives: WanVaceToVideo rounds the length down to 4k+1. */
+  const framesOf = (prompt: Prompt) => {
+    const vace = vaceInputs(prompt);
+    const length = Number(vace.length ?? 81);
+    return state.scenario.output?.frames ?? 4 * Math.floor((length - 1) / 4) + 1;
   };
 
   /** VHS_VideoCombine: an MP4 named like VideoHelperSuite's, `{prefix}_{counter:05}.mp4`. */
   const render = async (prompt: Prompt, id: string) => {
     const vhs = (prompt[id] as Prompt[string]).inputs;
-    const vace = Object.values(prompt).find((n) => n.class_type === "WanVaceToVideo")?.inputs ?? {};
+    const vace = vaceInputs(prompt);
     const o = state.scenario.output ?? {};
-    const length = Number(vace.length ?? 81);
     const format = String(vhs.format);
     if (format !== "video/h264-mp4" && format !== "video/h265-mp4")
       throw new Error(`format ${format} is not rendered by the double`);
@@ -341,8 +447,7 @@ export async function startComfyDouble(
       codec: o.codec ?? (format === "video/h265-mp4" ? "hevc" : "h264"),
       width: o.width ?? Number(vace.width ?? 832),
       height: o.height ?? Number(vace.height ?? 480),
-      // WanVaceToVideo rounds the length down to 4k+1.
-      frames: o.frames ?? 4 * Math.floor((length - 1) / 4) + 1,
+      frames: framesOf(prompt),
       fps: Number(vhs.frame_rate ?? 8),
       layout: "moov-at-end",
       pattern: "testsrc2",
@@ -695,6 +800,35 @@ export function executionOrder(prompt: Prompt, outputs: string[]): string[] {
   };
   for (const o of [...outputs].sort()) visit(o);
   return order;
+}
+
+const vaceInputs = (prompt: Prompt) =>
+  Object.values(prompt).find((n) => n.class_type === "WanVaceToVideo")?.inputs ?? {};
+
+/** A big-endian uint32, as struct.pack(">I", n). */
+const uint32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+};
+
+/** server.py send_progress_text: the node id's length (uint32), the node id, then UTF-8 text. */
+export function progressText(nodeId: string, text: string): Buffer {
+  const id = Buffer.from(nodeId, "utf8");
+  return Buffer.concat([uint32(id.length), id, Buffer.from(text, "utf8")]);
+}
+
+/**
+ * The "Output" line ImageResizeKJv2 sends after resizing (KJNodes nodes/image_nodes.py at the pinned
+ * commit): batch × width × height and the float32 RGB tensor's size in MB. Sizes as `stretch` and
+ * `crop` (what the workflow uses) give them, rounded down to `divisible_by`; one image from LoadImage.
+ */
+export function resizeText(inputs: Record<string, unknown>): string {
+  const by = Number(inputs.divisible_by ?? 2);
+  const roundDown = (n: number) => (by > 1 ? n - (n % by) : n);
+  const [w, h] = [roundDown(Number(inputs.width)), roundDown(Number(inputs.height))];
+  const mb = ((w * h * 3 * 4) / (1024 * 1024)).toFixed(2);
+  return `<tr><td>Output: </td><td><b>1</b> x <b>${w}</b> x <b>${h} | ${mb}MB</b></td></tr>`;
 }
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");

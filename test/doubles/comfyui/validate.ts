@@ -1,6 +1,6 @@
 /**
  * The double's `POST /prompt` validation: a port of the parts of ComfyUI's `execution.py`
- * (`validate_prompt`, `validate_inputs`; Comfy-Org/ComfyUI a125cd84b054a57729b5eecab930ca9408719832)
+ * (`validate_prompt`, `validate_inputs`; Comfy-Org/ComfyUI 637221995f7424a561bd825de3e61ea117dfe1e3, the pinned commit)
  * that a client can trip over. Error shapes and wording are ComfyUI's. Like the real validator it
  * checks only literals (min/max, combo membership, types), never values that arrive through links.
  */
