@@ -1,7 +1,8 @@
 /**
  * ComfyUI's Host-vs-Origin check, ported from `create_origin_only_middleware()` and
- * `is_loopback()` in Comfy-Org/ComfyUI server.py (read at a125cd84, 2025-10-11, and byte-identical at the image's pinned 637221995f; the check came
- * in 3ab3516e and was limited to loopback hosts in 36c83cdb). A proxy that rewrites Host to
+ * `is_loopback()` in Comfy-Org/ComfyUI server.py (read at a125cd84, 2025-10-11; byte-identical
+ * at the image's pinned 637221995f; the check came in 3ab3516e and was limited to loopback hosts
+ * in 36c83cdb). A proxy that rewrites Host to
  * ComfyUI's own 127.0.0.1:8188 while the browser's Origin names the public address trips it,
  * so the gateway's tests run their upstream double through this exact rule.
  */
