@@ -63,6 +63,16 @@ run() {
 }
 
 # linux/amd64: the GPU instances (ECS gn*, ACS GPU pods) are x86-64.
+# registry.<region>.aliyuncs.com -> registry-vpc.…; crpi-<id>.<region>.… -> crpi-<id>-vpc.…
+vpc_ref() { # ref
+  local host=${1%%/*} rest=${1#*/}
+  case $host in
+  registry.*.aliyuncs.com) host=registry-vpc.${host#registry.} ;;
+  crpi-*.personal.cr.aliyuncs.com) host=${host%%.*}-vpc.${host#*.} ;;
+  esac
+  printf '%s/%s' "$host" "$rest"
+}
+
 build() { # name ref dockerfile context
   run docker buildx build --platform linux/amd64 --build-arg "VCS_REF=$revision" \
     --file "$3" --tag "$2" --metadata-file "$metadata/$1.json" "${output[@]}" "$4"
@@ -77,5 +87,8 @@ if ((push)) && ! ((dry)); then
     digest=$(sed -n 's/.*"containerimage.digest": *"\(sha256:[0-9a-f]\{64\}\)".*/\1/p' "$metadata/$name.json")
     [[ -n $digest ]] || die "buildx reported no digest for $ref"
     printf '%s@%s\n' "$ref" "$digest"
+    # New ACR instances only serve pulls on the VPC host, which is what the stack must reference.
+    key=image; [[ $name == gateway ]] && key=gatewayImage
+    printf 'for the stack: pulumi config set %s %s@%s\n' "$key" "$(vpc_ref "$ref")" "$digest" >&2
   done
 fi

@@ -99,3 +99,21 @@ describe(".github/workflows/image.yml", () => {
     }
   });
 });
+
+describe("the references build-push.sh prints for the stack", () => {
+  it("use the VPC host, which new ACR instances require for pulls", () => {
+    const vpcRef = (ref: string) =>
+      spawnSync(
+        "bash",
+        ["-c", `source <(sed -n '/^vpc_ref()/,/^}/p' "$0"); vpc_ref "$1"`, SCRIPT, ref],
+        { encoding: "utf8" },
+      ).stdout;
+    expect(vpcRef("registry.cn-hangzhou.aliyuncs.com/wan-vace/comfyui:v1")).toBe(
+      "registry-vpc.cn-hangzhou.aliyuncs.com/wan-vace/comfyui:v1",
+    );
+    expect(vpcRef("crpi-abc123.ap-southeast-1.personal.cr.aliyuncs.com/wan-vace/gateway:v1")).toBe(
+      "crpi-abc123-vpc.ap-southeast-1.personal.cr.aliyuncs.com/wan-vace/gateway:v1",
+    );
+    expect(vpcRef("localhost:5000/wan-vace/comfyui:v1")).toBe("localhost:5000/wan-vace/comfyui:v1");
+  });
+});

@@ -278,9 +278,11 @@ const schema = z
       })
       .optional(),
     tls: z
-      .enum(["selfsigned", "internal", "acme"], {
+      .enum(["selfsigned", "acme"], {
         error: (i) =>
-          `unknown TLS mode ${JSON.stringify(i.input)}; use selfsigned, internal or acme`,
+          i.input === "internal"
+            ? "internal is not offered on ECS: behind the EIP Caddy's CA signs for the private address and no client could verify it; use selfsigned (pinned) or acme"
+            : `unknown TLS mode ${JSON.stringify(i.input)}; use selfsigned or acme`,
       })
       .default("selfsigned"),
     domain: z
@@ -396,8 +398,11 @@ function crossFieldIssues(v: Record<string, unknown>): ConfigIssue[] {
 type RawConfig = z.input<typeof schema>;
 
 /** Closest known key, for "did you mean" hints on typos. */
+/** Every key a stack may set (bare, without the `wan-vace:` prefix). */
+export const CONFIG_KEYS: readonly string[] = Object.keys(schema.shape);
+
 function suggestKey(key: string): string | undefined {
-  const known = Object.keys(schema.shape);
+  const known = CONFIG_KEYS;
   const distance = (a: string, b: string) => {
     const d = Array.from(
       { length: a.length + 1 },

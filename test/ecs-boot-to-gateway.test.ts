@@ -13,6 +13,7 @@ import { dirname, join } from "node:path";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GATEWAY_RUN, type Gateway, startGatewayWith } from "../docker/gateway/launch";
+import { gatewayEnv, TLS_DIR } from "../infra/common/gateway";
 import { FakeCloud, FILES, runPython } from "../infra/ecs/boot/files/fake-cloud";
 import { requireBinary } from "./binaries";
 import {
@@ -148,6 +149,21 @@ async function get(path: string, authorization: string, ca = certPem) {
 }
 
 describe("ECS boot secret → gateway", () => {
+  it("writes the same gateway settings `vace render` shows for the stack", () => {
+    const written = new Map(
+      producedEnv
+        .split("\n")
+        .filter((l) => l.startsWith("VACE_"))
+        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as const),
+    );
+    // Render shows the production TLS path; the boot here wrote into the test's run dir.
+    const shown = gatewayEnv({ tls: { mode: "selfsigned" } });
+    for (const [key, value] of Object.entries(shown)) {
+      expect(written.get(key), key).toBe(value.replaceAll(TLS_DIR, join(runDir, "tls")));
+    }
+    expect([...written.keys()].sort()).toEqual([...Object.keys(shown), "VACE_TOKEN"].sort());
+  });
+
   it("boot_secrets.py wrote the secret's token and TLS files for the launcher", () => {
     expect(envValue(producedEnv, "VACE_TOKEN")).toBe(token);
     expect(envValue(producedEnv, "VACE_TLS")).toBe(`${runDir}/tls/cert.pem ${runDir}/tls/key.pem`);

@@ -9,6 +9,8 @@ import type { WanVaceConfig } from "../config";
 /** Where the deploy-time certificate and key live inside the gateway's filesystem (tmpfs). */
 export const TLS_DIR = "/run/wan-vace/tls";
 export const COMFYUI_UPSTREAM = "127.0.0.1:8188";
+/** The gateway's access log on ECS; the idle watchdog reads it (infra/ecs/boot). */
+export const ACCESS_LOG = "/var/log/wan-vace/access.log";
 
 /** The `VACE_TLS` value for a TLS mode (contract 6's exact forms). */
 export function gatewayTlsValue(tls: WanVaceConfig["tls"]): string {
@@ -28,6 +30,7 @@ export function gatewayEnv(c: Pick<WanVaceConfig, "tls">): Record<string, string
     VACE_UPSTREAM: COMFYUI_UPSTREAM,
     VACE_LISTEN: ":443",
     VACE_TLS: gatewayTlsValue(c.tls),
+    VACE_ACCESS_LOG: ACCESS_LOG,
     ...(c.tls.mode === "acme" && c.tls.email !== undefined && { VACE_ACME_EMAIL: c.tls.email }),
   };
 }

@@ -360,6 +360,16 @@ describe("re-deploys", () => {
   });
 });
 
+describe("host firewall in the user-data", () => {
+  it("keeps 8188 loopback-only and the metadata service (role credentials) root-only", () => {
+    const userData = decodeUserData(String(instanceOf("dflt").userData));
+    expect(userData).toContain("iptables -I INPUT -p tcp --dport 8188 ! -i lo -j DROP");
+    expect(userData).toContain(
+      "iptables -I OUTPUT -d 100.100.100.200 -m owner ! --uid-owner 0 -j REJECT",
+    );
+  });
+});
+
 describe("registry credentials", () => {
   it("reach the instance only through the secret parameter", async () => {
     const [param] = byName("priv", "alicloud:oos/secretParameter:SecretParameter");

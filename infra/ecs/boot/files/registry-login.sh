@@ -13,7 +13,7 @@ if [[ ! -f $run/registry-password ]]; then
   exit 0
 fi
 if [[ -z ${REGISTRY_SERVER:-} ]]; then
-  echo "wan-vace: the secret carries registry credentials but REGISTRY_SERVER is empty; set registryServer" >&2
+  echo "wan-vace: the secret carries registry credentials but REGISTRY_SERVER is empty (it comes from the host in wan-vace:image, with wan-vace:registryUsername/registryPassword set)" >&2
   exit 1
 fi
 # The registry or the network may be briefly unreachable at boot: 5 tries, 5+10+20+40 s apart.

@@ -87,7 +87,7 @@ install_driver() {
     if [[ -n ${DRIVER_SCRIPT_SHA256:-} ]]; then
       echo "$DRIVER_SCRIPT_SHA256  $script" | sha256sum -c - || die "$DRIVER_SCRIPT does not match DRIVER_SCRIPT_SHA256"
     else
-      log "$DRIVER_SCRIPT is not pinned (set driver.scriptSha256): running sha256 $(sha256sum "$script" | cut -c1-64)"
+      log "$DRIVER_SCRIPT is not pinned (set wan-vace:driverScriptSha256 to pin it): running sha256 $(sha256sum "$script" | cut -c1-64)"
     fi
     touch "$STATE/driver.started"
     (cd "$DRIVER_DIR" && bash "$DRIVER_SCRIPT" "$DRIVER_VERSION" "$CUDA_VERSION" "$CUDNN_VERSION" FALSE FALSE) || status=$?
@@ -161,6 +161,11 @@ main() {
   # ComfyUI listens on loopback; drop 8188 from anywhere else even if that ever changes.
   iptables -C INPUT -p tcp --dport 8188 ! -i lo -j DROP 2>/dev/null ||
     iptables -I INPUT -p tcp --dport 8188 ! -i lo -j DROP
+  # The metadata service hands out the instance role's credentials. Only root (our boot units and
+  # Docker) needs it; ComfyUI runs as a non-root user on the host network, so custom nodes that
+  # fetch URLs cannot reach it.
+  iptables -C OUTPUT -d 100.100.100.200 -m owner ! --uid-owner 0 -j REJECT 2>/dev/null ||
+    iptables -I OUTPUT -d 100.100.100.200 -m owner ! --uid-owner 0 -j REJECT
   log "host ready"
 }
 
