@@ -30,10 +30,38 @@ export const TEST_CERT_SHA256 =
 
 /** instance type → zones where it is in stock, with an optional hourly price. */
 export type Stock = Record<string, { zones: string[]; price?: string }>;
+/** Instances the cloud already has, by name (a re-deploy of a stack finds its own). */
+export type Running = Record<
+  string,
+  { instanceType: string; zone: string; tags: Record<string, string> }
+>;
 
 /** Answers shaped like the real data sources (alicloud 3.108 `GetInstanceTypesResult` etc.). */
-export function realisticInvokes(stock: Stock): InvokeTable {
+export function realisticInvokes(stock: Stock, running: Running = {}): InvokeTable {
   return {
+    [INVOKES.instances]: (inputs) => {
+      const pattern = new RegExp(String(inputs.nameRegex ?? ".*"));
+      const wanted = (inputs.tags ?? {}) as Record<string, string>;
+      const instances = Object.entries(running)
+        .filter(
+          ([name, i]) =>
+            pattern.test(name) && Object.entries(wanted).every(([k, v]) => i.tags[k] === v),
+        )
+        .map(([name, i]) => ({
+          id: `i-${name}`,
+          name,
+          instanceType: i.instanceType,
+          availabilityZone: i.zone,
+          status: "Running",
+          tags: i.tags,
+        }));
+      return {
+        id: "instances",
+        ids: instances.map((i) => i.id),
+        names: instances.map((i) => i.name),
+        instances,
+      };
+    },
     [INVOKES.instanceTypes]: (inputs) => {
       const type = String(inputs.instanceType);
       const offer = stock[type];
@@ -112,11 +140,12 @@ export interface PulumiTest {
 export async function setupPulumi(opts: {
   config: Record<string, unknown>;
   stock: Stock;
+  running?: Running;
   stack?: string;
   secretKeys?: string[];
 }): Promise<PulumiTest> {
   const stock = opts.stock;
-  const { mocks, record } = createMocks(realisticInvokes(stock), realisticComputed);
+  const { mocks, record } = createMocks(realisticInvokes(stock, opts.running), realisticComputed);
   await pulumi.runtime.setMocks(mocks, PROJECT, opts.stack ?? "test", false);
   pulumi.runtime.setAllConfig(
     Object.fromEntries(

@@ -40,10 +40,10 @@ const expiresAt = autoReleaseTime(now, 240);
 /** Resource options as the component passed them, captured by a (legacy, in-process) transformation. */
 const optionsSeen = new Map<string, pulumi.CustomResourceOptions>();
 
-function deploy(name: string, c: WanVaceConfig) {
+function deploy(name: string, c: WanVaceConfig, stack = "test") {
   return new EcsDeployment(
     name,
-    { config: c, stack: "test", expiresAt },
+    { config: c, stack, expiresAt },
     {
       transformations: [
         (a) => {
@@ -67,10 +67,23 @@ let t: PulumiTest;
 let defaults: EcsDeployment;
 let hardened: EcsDeployment;
 let privateRegistry: EcsDeployment;
+let kept: EcsDeployment;
 const REGISTRY_PASSWORD = "Registry-Password-9f8e7d6c5b4a";
 
 beforeAll(async () => {
-  t = await setupPulumi({ config: {}, stock: STOCK });
+  t = await setupPulumi({
+    config: {},
+    stock: STOCK,
+    running: {
+      // Stack "keep" already runs its instance on a type that has since sold out everywhere.
+      "vace-keep-k3x9q2-gpu": {
+        instanceType: "ecs.gn7i-c8g1.2xlarge",
+        zone: "ap-southeast-1d",
+        tags: { project: "wan-vace", stack: "keep" },
+      },
+    },
+  });
+  kept = deploy("keep", config({}), "keep");
   defaults = deploy("dflt", config({}));
   hardened = deploy(
     "spot",
@@ -92,6 +105,7 @@ beforeAll(async () => {
   );
   await Promise.all([
     unwrap(privateRegistry.instanceId),
+    unwrap(kept.instanceId),
     unwrap(defaults.url),
     unwrap(hardened.url),
     unwrap(defaults.instanceId),
@@ -352,6 +366,18 @@ describe("re-deploys", () => {
     const o = optionsSeen.get("dflt-gpu");
     expect(o?.replaceOnChanges).toEqual(["userData"]);
     expect(o?.deleteBeforeReplace).toBe(true);
+  });
+
+  it("keep a running instance's type and zone even after its type sold out", async () => {
+    expect(instanceOf("keep")).toMatchObject({
+      instanceName: "vace-keep-k3x9q2-gpu",
+      instanceType: "ecs.gn7i-c8g1.2xlarge",
+      availabilityZone: "ap-southeast-1d",
+    });
+    const [vsw] = byName("keep", "alicloud:vpc/switch:Switch");
+    expect(rawInputs(vsw as never).zoneId).toBe("ap-southeast-1d");
+    // A stack with no running instance still walks the stock.
+    expect(instanceOf("dflt").instanceType).toBe("ecs.gn7i-c16g1.4xlarge");
   });
 
   it("report the instance's own type and zone, not a fresh lookup's", async () => {

@@ -13,8 +13,8 @@ import { endpointToken } from "../common/token";
 import type { WanVaceConfig } from "../config";
 import { encodeUserData, renderUserData } from "./boot";
 import { ecsTrustPolicy, instancePolicy } from "./iam";
-import { lookupOffers, lookupOsImage } from "./lookups";
-import { choosePlacement, type InstanceTypeOffer, type Placement } from "./placement";
+import { lookupOffers, lookupOsImage, lookupRunningInstance } from "./lookups";
+import { keepOrChoosePlacement, type Placement } from "./placement";
 import { planIngressRules } from "./security";
 
 export interface EcsDeploymentArgs {
@@ -59,10 +59,23 @@ export class EcsDeployment extends pulumi.ComponentResource {
     const tags = standardTags({ stack, owner: c.owner, expiresAt });
     const child: pulumi.CustomResourceOptions = { parent: this };
 
+    // RAM names are global to the account and every teammate's local backend may hold a "dev"
+    // stack, so account-wide names carry a suffix generated once per stack and kept in state.
+    const uid = new random.RandomString(
+      `${name}-uid`,
+      { length: 6, special: false, upper: false },
+      child,
+    ).result;
+    const accountName = (what: string) => pulumi.interpolate`${prefix}-${uid}-${what}`;
+    const instanceName = accountName("gpu");
+
+    // A stack that already runs an instance keeps its type and zone, even when that type has
+    // since sold out; only a new instance needs stock.
+    const running = lookupRunningInstance(instanceName, stack, child);
     const offers = lookupOffers(c, child);
-    const placement: pulumi.Output<Placement> = offers.apply((o: InstanceTypeOffer[]) =>
-      choosePlacement(c.instanceTypes, c.zones, o, c.region),
-    );
+    const placement: pulumi.Output<Placement> = pulumi
+      .all([running, offers])
+      .apply(([r, o]) => keepOrChoosePlacement(r, c.instanceTypes, c.zones, o, c.region));
     const imageId =
       c.driver.mode === "preinstalled"
         ? pulumi.output(c.driver.imageId)
@@ -125,14 +138,6 @@ export class EcsDeployment extends pulumi.ComponentResource {
     const cert =
       c.tls.mode === "selfsigned" ? deployCertificate(name, eip.ipAddress, child) : undefined;
 
-    // RAM names are global to the account and every teammate's local backend may hold a "dev"
-    // stack, so account-wide names carry a suffix generated once per stack and kept in state.
-    const uid = new random.RandomString(
-      `${name}-uid`,
-      { length: 6, special: false, upper: false },
-      child,
-    ).result;
-    const accountName = (what: string) => pulumi.interpolate`${prefix}-${uid}-${what}`;
     const secretParameterName = accountName("boot");
     const secretValue = pulumi
       .all([this.token, cert?.certPem, cert?.keyPem])
@@ -187,7 +192,7 @@ export class EcsDeployment extends pulumi.ComponentResource {
     const instance = new alicloud.ecs.Instance(
       `${name}-gpu`,
       {
-        instanceName: prefix,
+        instanceName,
         hostName: prefix,
         instanceType: placement.instanceType,
         availabilityZone: placement.zone,

@@ -5,7 +5,8 @@
 import * as alicloud from "@pulumi/alicloud";
 import * as pulumi from "@pulumi/pulumi";
 import type { WanVaceConfig } from "../config";
-import type { InstanceTypeOffer } from "./placement";
+import { PROJECT } from "../config";
+import type { InstanceTypeOffer, RunningPlacement } from "./placement";
 
 /** One lookup per preferred type: exact-type queries keep each answer small and unambiguous. */
 export function lookupOffers(
@@ -61,4 +62,31 @@ export function lookupOsImage(
       }
       return image.id;
     });
+}
+
+/**
+ * This stack's instance, if the cloud still has it (any status: a stopped instance keeps its
+ * place too). Matched by its exact name, which carries the stack's random suffix, and by tags.
+ */
+export function lookupRunningInstance(
+  instanceName: pulumi.Input<string>,
+  stack: string,
+  opts: pulumi.InvokeOptions,
+): pulumi.Output<RunningPlacement | undefined> {
+  return pulumi.output(instanceName).apply((n) =>
+    alicloud.ecs
+      .getInstancesOutput(
+        {
+          nameRegex: `^${n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`,
+          tags: { project: PROJECT, stack },
+        },
+        opts,
+      )
+      .apply((r) => {
+        const found = r.instances.find((i) => i.name === n);
+        return found
+          ? { instanceType: found.instanceType, zone: found.availabilityZone }
+          : undefined;
+      }),
+  );
 }

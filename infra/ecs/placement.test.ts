@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { choosePlacement, type InstanceTypeOffer, PlacementError } from "./placement";
+import {
+  choosePlacement,
+  type InstanceTypeOffer,
+  keepOrChoosePlacement,
+  PlacementError,
+} from "./placement";
 
 const PREFS = ["ecs.gn7i-c8g1.2xlarge", "ecs.gn7i-c16g1.4xlarge", "ecs.gn6i-c4g1.xlarge"];
 const offer = (instanceType: string, zones: string[], price = ""): InstanceTypeOffer => ({
@@ -81,5 +86,28 @@ describe("choosePlacement", () => {
     expect(e.message).toMatch(
       /wan-vace:instanceTypes.*wan-vace:zones.*wan-vace:spot.*wan-vace:region/s,
     );
+  });
+});
+
+describe("keepOrChoosePlacement", () => {
+  it("keeps a running instance where it is, whatever the stock says", () => {
+    const running = { instanceType: "ecs.gn6i-c4g1.xlarge", zone: "ap-southeast-1c" };
+    expect(
+      keepOrChoosePlacement(running, PREFS, ["ap-southeast-1a"], [], "ap-southeast-1"),
+    ).toEqual(running);
+  });
+  it("walks the preferences when nothing runs yet, and fails the same way", () => {
+    expect(() => keepOrChoosePlacement(undefined, PREFS, [], [], "ap-southeast-1")).toThrow(
+      PlacementError,
+    );
+    expect(
+      keepOrChoosePlacement(
+        undefined,
+        PREFS,
+        [],
+        [offer(PREFS[2] as string, ["ap-southeast-1b"])],
+        "ap-southeast-1",
+      ),
+    ).toEqual({ instanceType: PREFS[2], zone: "ap-southeast-1b" });
   });
 });

@@ -66,3 +66,25 @@ export function choosePlacement(
     tried,
   );
 }
+
+/** The placement of this stack's instance, when one already exists. */
+export interface RunningPlacement {
+  instanceType: string;
+  zone: string;
+}
+
+/**
+ * A re-deploy keeps the running instance where it is (its inputs are sticky anyway, and stock
+ * for its type is irrelevant); only a first deploy, or one after the cloud released the
+ * instance at its TTL, walks the preferences.
+ */
+export function keepOrChoosePlacement(
+  running: RunningPlacement | undefined,
+  preferences: readonly string[],
+  allowedZones: readonly string[],
+  offers: readonly InstanceTypeOffer[],
+  region: string,
+): Placement {
+  if (running) return { instanceType: running.instanceType, zone: running.zone };
+  return choosePlacement(preferences, allowedZones, offers, region);
+}

@@ -104,6 +104,7 @@ export const INVOKES = {
   instanceTypes: "alicloud:ecs/getInstanceTypes:getInstanceTypes",
   images: "alicloud:ecs/getImages:getImages",
   callerIdentity: "alicloud:index/getCallerIdentity:getCallerIdentity",
+  instances: "alicloud:ecs/getInstances:getInstances",
 } as const;
 
 /** Output names the cloud computes that the program reads, by resource type. */

@@ -55,6 +55,8 @@ export const placeholderInvokes: InvokeTable = {
     ids: [`<lookup:image ${String(inputs.nameRegex)}>`],
     images: [{ id: `<lookup:image ${String(inputs.nameRegex)}>`, name: "<lookup>" }],
   }),
+  // Render shows a first deploy: no running instance to keep.
+  [INVOKES.instances]: () => ({ id: "offline", ids: [], names: [], instances: [] }),
   [INVOKES.callerIdentity]: () => ({
     id: "offline",
     accountId: "<lookup:account-id>",
