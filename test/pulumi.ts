@@ -141,12 +141,19 @@ export async function setupPulumi(opts: {
   config: Record<string, unknown>;
   stock: Stock;
   running?: Running;
+  /** Run as `pulumi preview`: outputs the mocks leave out are unknown, as for unborn resources. */
+  preview?: boolean;
+  /** Replaces the realistic computed outputs (e.g. to leave some unknown in a preview). */
+  computed?: (r: RecordedResource) => Record<string, unknown>;
   stack?: string;
   secretKeys?: string[];
 }): Promise<PulumiTest> {
   const stock = opts.stock;
-  const { mocks, record } = createMocks(realisticInvokes(stock, opts.running), realisticComputed);
-  await pulumi.runtime.setMocks(mocks, PROJECT, opts.stack ?? "test", false);
+  const { mocks, record } = createMocks(
+    realisticInvokes(stock, opts.running),
+    opts.computed ?? realisticComputed,
+  );
+  await pulumi.runtime.setMocks(mocks, PROJECT, opts.stack ?? "test", opts.preview ?? false);
   pulumi.runtime.setAllConfig(
     Object.fromEntries(
       Object.entries(opts.config).map(([k, v]) => [

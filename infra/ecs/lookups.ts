@@ -65,28 +65,45 @@ export function lookupOsImage(
 }
 
 /**
+ * Whether an Output's value is known. Unknown only while previewing a resource not created yet.
+ * `isKnown` is on every Output the Node SDK makes but not in its typings; without it we assume
+ * known, which only costs the early, preview-time "no capacity" failure below.
+ */
+function isKnown(o: pulumi.Output<unknown>): Promise<boolean> {
+  const known = (o as unknown as { isKnown?: Promise<boolean> }).isKnown;
+  return known ?? Promise.resolve(true);
+}
+
+/**
  * This stack's instance, if the cloud still has it (any status: a stopped instance keeps its
  * place too). Matched by its exact name, which carries the stack's random suffix, and by tags.
+ * While a new stack is previewed the suffix is unknown, and such a stack has no instance: the
+ * answer is then "none", so the stock check (and its "no capacity" error) happens in preview.
  */
 export function lookupRunningInstance(
-  instanceName: pulumi.Input<string>,
+  instanceName: pulumi.Output<string>,
   stack: string,
   opts: pulumi.InvokeOptions,
 ): pulumi.Output<RunningPlacement | undefined> {
-  return pulumi.output(instanceName).apply((n) =>
-    alicloud.ecs
-      .getInstancesOutput(
-        {
-          nameRegex: `^${n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`,
-          tags: { project: PROJECT, stack },
-        },
-        opts,
-      )
-      .apply((r) => {
-        const found = r.instances.find((i) => i.name === n);
-        return found
-          ? { instanceType: found.instanceType, zone: found.availabilityZone }
-          : undefined;
-      }),
+  return pulumi.output(isKnown(instanceName)).apply(
+    (known): pulumi.Output<RunningPlacement | undefined> =>
+      !known
+        ? pulumi.output<RunningPlacement | undefined>(undefined)
+        : instanceName.apply((n) =>
+            alicloud.ecs
+              .getInstancesOutput(
+                {
+                  nameRegex: `^${n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$`,
+                  tags: { project: PROJECT, stack },
+                },
+                opts,
+              )
+              .apply((r) => {
+                const found = r.instances.find((i) => i.name === n);
+                return found
+                  ? { instanceType: found.instanceType, zone: found.availabilityZone }
+                  : undefined;
+              }),
+          ),
   );
 }
