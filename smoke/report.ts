@@ -2,9 +2,10 @@
  * The smoke's record of a run: `report.json` (for people and scripts) and JUnit XML (for CI).
  * Both are pure renderings of one SmokeReport; neither ever holds the token.
  */
+
 import { XMLBuilder } from "fast-xml-parser";
 import { type FailureKind, PHASES, type Phase } from "./errors";
-import type { SamplingCost } from "./profiles";
+import type { Profile, SamplingCost } from "./profiles";
 import type { ContentMode, VerifyResult } from "./verify";
 
 export interface ServerInfo {
@@ -33,16 +34,10 @@ export interface SmokeReport {
   url: string;
   startedAt: string;
   finishedAt: string;
-  params: {
+  params: Profile & {
     prompt: string;
     negative: string;
     seed: number;
-    width: number;
-    height: number;
-    frames: number;
-    fps: number;
-    steps: number;
-    cfg: number;
     /** Where the reference image came from, and the name ComfyUI stored it under. */
     image: { source: string; uploadedAs: string | null };
   };
