@@ -1,5 +1,5 @@
 /**
- * `/object_info` of the node classes `workflows/vace-r2v.json` uses, transcribed from the sources at
+ * `/object_info` of the node classes `workflows/*.json` use, transcribed from the sources at
  * the commits `docker/comfyui/Dockerfile` pins (PINNED below; double.test.ts fails when they part):
  * - Comfy-Org/ComfyUI 637221995f7424a561bd825de3e61ea117dfe1e3 (0.3.64, 2025-10-08): `server.py`
  *   `node_info` builds V1 nodes' entries; V3 nodes come from `comfy_api/latest/_io.py`
@@ -244,6 +244,37 @@ const VHS_FORMATS = [
   "video/webm",
 ];
 
+/**
+ * VideoHelperSuite's MultiInput types (`videohelpersuite/utils.py` at the pinned commit): str
+ * subclasses that compare equal to every type in their list, so ComfyUI's type check
+ * (validate_node_input, which compares with `!=`) lets them link to any of those types. JSON
+ * carries only the plain name, so validate.ts reads the lists from here.
+ */
+export const MULTI_TYPES: Record<
+  string,
+  { inputs?: Record<string, string[]>; outputs?: Record<number, string[]> }
+> = {
+  // imageOrLatent / floatOrInt
+  VHS_VideoCombine: { inputs: { images: ["IMAGE", "LATENT"], frame_rate: ["FLOAT", "INT"] } },
+  VHS_LoadVideo: { inputs: { force_rate: ["FLOAT", "INT"] }, outputs: { 0: ["IMAGE", "LATENT"] } },
+};
+
+/** VHS `load_video_nodes.py` video_extensions: the files VHS_LoadVideo lists (no .avi). */
+export const VHS_VIDEO_EXTENSIONS = ["webm", "mp4", "mkv", "gif", "mov"];
+/** VHS `utils.py` BIGMAX and DIMMAX. */
+const BIGMAX = 2 ** 53 - 1;
+const DIMMAX = 8192;
+/** VHS `load_video_nodes.py` VHSLoadFormats, after `nodes.VHSLoadFormats` (empty: no plugin adds any). */
+const VHS_LOAD_FORMATS = {
+  None: {},
+  AnimateDiff: { target_rate: 8, dim: [8, 0, 512, 512] },
+  Mochi: { target_rate: 24, dim: [16, 0, 848, 480], frames: [6, 1] },
+  LTXV: { target_rate: 24, dim: [32, 0, 768, 512], frames: [8, 1] },
+  Hunyuan: { target_rate: 24, dim: [16, 0, 848, 480], frames: [4, 1] },
+  Cosmos: { target_rate: 24, dim: [16, 0, 1280, 704], frames: [8, 1] },
+  Wan: { target_rate: 16, dim: [8, 0, 832, 480], frames: [4, 1] },
+};
+
 interface Def {
   required: Record<string, unknown[]>;
   optional?: Record<string, unknown[]>;
@@ -425,6 +456,48 @@ export function nodeSpecs(files: ServerFiles): Record<string, NodeSpec> {
       output: ["IMAGE"],
       display_name: "VAE Decode",
       category: "latent",
+    }),
+    // Comfy-Org/ComfyUI 637221995f7424a561bd825de3e61ea117dfe1e3 comfy_extras/nodes_mask.py (V1)
+    ImageToMask: spec("ImageToMask", {
+      required: { image: ["IMAGE"], channel: [["red", "green", "blue", "alpha"]] },
+      output: ["MASK"],
+      display_name: "Convert Image to Mask",
+      category: "mask",
+      python_module: "comfy_extras.nodes_mask",
+    }),
+    // Kosinkadink/ComfyUI-VideoHelperSuite 08e8df15db24da292d4b7f943c460dc2ab442b24
+    // videohelpersuite/load_video_nodes.py LoadVideoUpload (registered as VHS_LoadVideo in nodes.py):
+    // the combo lists the input directory's files with a video extension, sorted.
+    VHS_LoadVideo: spec("VHS_LoadVideo", {
+      required: {
+        video: [
+          files.input
+            .filter((f) => VHS_VIDEO_EXTENSIONS.includes(f.split(".").pop()?.toLowerCase() ?? ""))
+            .sort(),
+        ],
+        // floatOrInt (see MULTI_TYPES)
+        force_rate: ["FLOAT", { default: 0, min: 0, max: 60, step: 1, disable: 0 }],
+        custom_width: int({ default: 0, min: 0, max: DIMMAX, disable: 0 }),
+        custom_height: int({ default: 0, min: 0, max: DIMMAX, disable: 0 }),
+        frame_load_cap: int({ default: 0, min: 0, max: BIGMAX, step: 1, disable: 0 }),
+        skip_first_frames: int({ default: 0, min: 0, max: BIGMAX, step: 1 }),
+        select_every_nth: int({ default: 1, min: 1, max: BIGMAX, step: 1 }),
+      },
+      optional: {
+        meta_batch: ["VHS_BatchManager"],
+        vae: ["VAE"],
+        format: [
+          Object.keys(VHS_LOAD_FORMATS),
+          { default: "AnimateDiff", formats: VHS_LOAD_FORMATS },
+        ],
+      },
+      hidden: { force_size: "STRING", unique_id: "UNIQUE_ID" },
+      // imageOrLatent first (see MULTI_TYPES)
+      output: ["IMAGE", "INT", "AUDIO", "VHS_VIDEOINFO"],
+      output_name: ["IMAGE", "frame_count", "audio", "video_info"],
+      display_name: "Load Video (Upload) 🎥🅥🅗🅢",
+      category: "Video Helper Suite 🎥🅥🅗🅢",
+      python_module: "custom_nodes.ComfyUI-VideoHelperSuite",
     }),
     // Kosinkadink/ComfyUI-VideoHelperSuite 08e8df15db24da292d4b7f943c460dc2ab442b24
     // videohelpersuite/nodes.py VideoCombine (display name: NODE_DISPLAY_NAME_MAPPINGS there).

@@ -359,7 +359,7 @@ export async function startComfyDouble(
       }
       if (node.class_type === "VHS_VideoCombine") {
         // ProgressBar(num_frames), updated once per frame fed to ffmpeg.
-        max = framesOf(item.prompt);
+        max = framesOf(item.prompt, id);
         for (let i = 1; i <= max; i++) await step(id, i, max);
         try {
           ui[id] = await render(item.prompt, id);
@@ -422,12 +422,9 @@ export async function startComfyDouble(
     return previewJpeg;
   };
 
-  /** The frames VHS_VideoCombine receives: WanVaceToVideo rounds the length down to 4k+1. */
-  const framesOf = (prompt: Prompt) => {
-    const vace = vaceInputs(prompt);
-    const length = Number(vace.length ?? 81);
-    return state.scenario.output?.frames ?? 4 * Math.floor((length - 1) / 4) + 1;
-  };
+  /** The frames VHS_VideoCombine `id` receives (see decodedFrames). */
+  const framesOf = (prompt: Prompt, id: string) =>
+    state.scenario.output?.frames ?? decodedFrames(prompt, id);
 
   /** VHS_VideoCombine: an MP4 named like VideoHelperSuite's, `{prefix}_{counter:05}.mp4`. */
   const render = async (prompt: Prompt, id: string) => {
@@ -447,7 +444,7 @@ export async function startComfyDouble(
       codec: o.codec ?? (format === "video/h265-mp4" ? "hevc" : "h264"),
       width: o.width ?? Number(vace.width ?? 832),
       height: o.height ?? Number(vace.height ?? 480),
-      frames: framesOf(prompt),
+      frames: framesOf(prompt, id),
       fps: Number(vhs.frame_rate ?? 8),
       layout: "moov-at-end",
       pattern: "testsrc2",
@@ -566,6 +563,13 @@ export async function startComfyDouble(
             !state.scenario.loseUploads && existsSync(join(inputDir, String(value)))
               ? undefined
               : `Invalid image file: ${String(value)}`,
+        },
+        // VHS LoadVideoUpload.VALIDATE_INPUTS
+        VHS_LoadVideo: {
+          video: (value) =>
+            !state.scenario.loseUploads && existsSync(join(inputDir, String(value)))
+              ? undefined
+              : `Invalid video file: ${String(value)}`,
         },
       });
       const extraData = { ...((data.extra_data as Record<string, unknown>) ?? {}) };
@@ -800,6 +804,36 @@ export function executionOrder(prompt: Prompt, outputs: string[]): string[] {
   };
   for (const o of [...outputs].sort()) visit(o);
   return order;
+}
+
+/**
+ * The frames a video output node receives, following its `images` link back through VAEDecode,
+ * TrimVideoLatent and KSampler to WanVaceToVideo (comfy_extras/nodes_wan.py): the latent has
+ * (length-1)//4+1 frames plus one for a reference image, TrimVideoLatent cuts `trim_amount` of them
+ * (WanVaceToVideo's trim_latent output when wired, a literal otherwise, nothing when absent), and the
+ * VAE decodes n latent frames into 4(n-1)+1. So a reference image without the trim wired gives
+ * length + 4 frames, the first of them the reference.
+ */
+export function decodedFrames(prompt: Prompt, outputId: string): number {
+  const linked = (id: string | undefined, input: string) => {
+    const v = id === undefined ? undefined : prompt[id]?.inputs[input];
+    return Array.isArray(v) && typeof v[0] === "string" ? (v as [string, number]) : undefined;
+  };
+  let at = linked(outputId, "images")?.[0];
+  if (at !== undefined && prompt[at]?.class_type === "VAEDecode") at = linked(at, "samples")?.[0];
+  let trim: unknown = 0;
+  if (at !== undefined && prompt[at]?.class_type === "TrimVideoLatent") {
+    trim = prompt[at]?.inputs.trim_amount;
+    at = linked(at, "samples")?.[0];
+  }
+  if (at !== undefined && prompt[at]?.class_type === "KSampler")
+    at = linked(at, "latent_image")?.[0];
+  const vace = at === undefined ? undefined : prompt[at];
+  if (vace?.class_type !== "WanVaceToVideo") return 1;
+  const ref = vace.inputs.reference_image === undefined ? 0 : 1;
+  const latent = Math.floor((Number(vace.inputs.length ?? 81) - 1) / 4) + 1 + ref;
+  const cut = Array.isArray(trim) ? (trim[0] === at && trim[1] === 3 ? ref : 0) : Number(trim);
+  return 4 * (Math.max(1, latent - cut) - 1) + 1;
 }
 
 const vaceInputs = (prompt: Prompt) =>
