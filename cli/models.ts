@@ -10,6 +10,7 @@ import { CliError, ExitCode } from "./errors";
 import { FETCH_DEFAULTS, fetchModels, ModelFetchError } from "./models/fetch";
 import { loadManifest, ManifestError, selectModels } from "./models/manifest";
 import { createProgress } from "./models/progress";
+import { describeOutcome, storeModels } from "./models/store";
 
 interface FetchCliOptions {
   manifest: string;
@@ -74,16 +75,50 @@ export function registerModels(program: Command): void {
     .action(async (opts: FetchCliOptions) => {
       await runFetch(opts);
     });
+  models
+    .command("fp8")
+    .description(
+      "convert, in place, each fetched model whose manifest entry has `stored` to float8_e4m3fn " +
+        "the way ComfyUI casts it at load (the image build runs this after fetch)",
+    )
+    .requiredOption("--manifest <file>", "model manifest, e.g. docker/models.json")
+    .requiredOption("--dir <dir>", "ComfyUI models directory `models fetch` filled")
+    .option("--only <name>", "convert only this model (repeatable)", collect, [])
+    .action(async (opts: { manifest: string; dir: string; only: string[] }) => {
+      await runStore(opts);
+    });
 }
 
-async function runFetch(opts: FetchCliOptions): Promise<void> {
-  let entries: Awaited<ReturnType<typeof selectModels>>;
+async function loadEntries(manifest: string, only: string[]) {
   try {
-    entries = selectModels(await loadManifest(opts.manifest), opts.only);
+    return selectModels(await loadManifest(manifest), only);
   } catch (err) {
     if (err instanceof ManifestError) throw new CliError(ExitCode.usage, err.message);
     throw err;
   }
+}
+
+/** Exit codes as `models fetch`: 0 all stored and matching every pinned value, 1 any failure, 2 usage. */
+async function runStore(opts: { manifest: string; dir: string; only: string[] }): Promise<void> {
+  const outcomes = await storeModels(opts.dir, await loadEntries(opts.manifest, opts.only));
+  if (outcomes.length === 0) {
+    process.stderr.write("nothing to convert: no selected model has a `stored` form in the manifest\n");
+  }
+  const failed: string[] = [];
+  for (const o of outcomes) {
+    if (o.status === "failed") failed.push(o.message);
+    else process.stdout.write(`${describeOutcome(o)}\n`);
+  }
+  if (failed.length > 0) {
+    throw new CliError(
+      ExitCode.failed,
+      `${failed.length} of ${outcomes.length} model(s) failed:\n${failed.join("\n")}`,
+    );
+  }
+}
+
+async function runFetch(opts: FetchCliOptions): Promise<void> {
+  const entries = await loadEntries(opts.manifest, opts.only);
 
   const abort = new AbortController();
   const onSignal = () => abort.abort();

@@ -99,6 +99,26 @@ describe("docker/models.json", () => {
     expect(unet?.inputs.weight_dtype).toBe("fp8_e4m3fn_fast");
   });
 
+  it("stores the diffusion model in the dtype its UNETLoader weight_dtype loads, so the load casts nothing", () => {
+    // ComfyUI 637221995f nodes.py UNETLoader.load_unet: weight_dtype → the model's torch dtype,
+    // written here as the safetensors name of that dtype.
+    const loads: Record<string, string> = {
+      fp8_e4m3fn: "F8_E4M3",
+      fp8_e4m3fn_fast: "F8_E4M3",
+      fp8_e5m2: "F8_E5M2",
+    };
+    const workflow: Record<string, { class_type: string; inputs: Record<string, unknown> }> =
+      JSON.parse(readFileSync(join(ROOT, "workflows/vace-r2v.json"), "utf8"));
+    const unet = Object.values(workflow).find((n) => n.class_type === "UNETLoader");
+    const entry = manifest.models.find((m) => m.name === unet?.inputs.unet_name);
+    expect(entry?.stored?.weightDtype).toBe(unet?.inputs.weight_dtype);
+    expect(loads[String(unet?.inputs.weight_dtype)]).toBe(entry?.stored?.dtype);
+    // Only the diffusion model is converted; the text encoder is already fp8 upstream, the VAE stays.
+    expect(manifest.models.filter((m) => m.stored).map((m) => m.folder)).toEqual([
+      "diffusion_models",
+    ]);
+  });
+
   it("records the sizes of comfyui-api-facts §5 (11.3 GB in all)", () => {
     expect(manifest.models.map((m) => m.size)).toEqual([4_309_519_800, 6_735_906_897, 253_815_318]);
   });

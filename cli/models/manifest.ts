@@ -14,19 +14,38 @@ const httpsUrl = z
   .string()
   .refine((s) => URL.canParse(s) && new URL(s).protocol === "https:", "must be an https:// URL");
 
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters");
+
+/**
+ * How the file is stored in the image when that differs from the download: converted at build by
+ * `vace models fp8` (cli/models/convert.ts). The conversion is a pure function of the verified
+ * download, so `size` and `sha256` of its output can be pinned once a real build has printed them;
+ * until then the build prints them and verifies only the download. A pinned value is always checked.
+ */
+export const StoredSchema = z.object({
+  dtype: z.literal("F8_E4M3"),
+  /** The UNETLoader weight_dtype that loads this dtype without a cast (workflow test). */
+  weightDtype: z.enum(["fp8_e4m3fn", "fp8_e4m3fn_fast"]),
+  size: z.number().int().positive().optional(),
+  sha256: sha256Hex.optional(),
+  provenance: z.string().min(1),
+});
+export type Stored = z.infer<typeof StoredSchema>;
+
 export const ModelEntrySchema = z.object({
   /** The file name ComfyUI sees (the seed workflow's name), not the upstream name. */
   name: z.string().regex(SEGMENT, "must be a plain file name (no '/', no leading '.')"),
   /** ComfyUI model folder, e.g. diffusion_models, text_encoders, vae. */
   folder: z.string().regex(SEGMENT, "must be a single folder name"),
   size: z.number().int().positive(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters"),
+  sha256: sha256Hex,
   /** Tried in order: the commit-pinned primary first, then mirrors. */
   sources: z.array(httpsUrl).min(1),
   /** Where size/sha256/URLs were taken from, so a reviewer can re-check them. */
   provenance: z.string().min(1),
   notes: z.string().optional(),
   loadedAs: z.string().optional(),
+  stored: StoredSchema.optional(),
 });
 export type ModelEntry = z.infer<typeof ModelEntrySchema>;
 

@@ -126,6 +126,12 @@ describe("docker/comfyui/Dockerfile", () => {
     expect(fetches).toEqual([
       "npm run --silent vace -- models fetch --manifest docker/models.json --dir /models",
     ]);
+    // The FP8 conversion runs right after, on the same folder, in its own cached step.
+    const steps = runs(stage("models").instructions);
+    expect(steps.slice(-2)).toEqual([
+      "npm run --silent vace -- models fetch --manifest docker/models.json --dir /models",
+      "npm run --silent vace -- models fp8 --manifest docker/models.json --dir /models",
+    ]);
     const folders = [
       ...new Set(
         (await loadManifest(join(ROOT, "docker/models.json"))).models.map((m) => m.folder),
