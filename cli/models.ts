@@ -102,7 +102,9 @@ async function loadEntries(manifest: string, only: string[]) {
 async function runStore(opts: { manifest: string; dir: string; only: string[] }): Promise<void> {
   const outcomes = await storeModels(opts.dir, await loadEntries(opts.manifest, opts.only));
   if (outcomes.length === 0) {
-    process.stderr.write("nothing to convert: no selected model has a `stored` form in the manifest\n");
+    process.stderr.write(
+      "nothing to convert: no selected model has a `stored` form in the manifest\n",
+    );
   }
   const failed: string[] = [];
   for (const o of outcomes) {
