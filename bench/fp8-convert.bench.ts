@@ -13,27 +13,10 @@ import { join } from "node:path";
 import { convertFile } from "../cli/models/convert";
 import { formatBytes } from "../cli/models/progress";
 import { prng, randomTensorBytes, type Spec, writeSafetensors } from "../test/fixtures/safetensors";
+import { measure } from "./measure";
 
 const MIB = Number(process.env.FP8_BENCH_MIB ?? 512);
 const REAL_BYTES = 4_309_519_800;
-
-async function timed(fn: () => Promise<unknown>): Promise<{ seconds: number; peak: number }> {
-  global.gc?.();
-  let peak = process.memoryUsage.rss();
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss());
-  }, 10);
-  const t0 = performance.now();
-  try {
-    await fn();
-  } finally {
-    clearInterval(timer);
-  }
-  return {
-    seconds: (performance.now() - t0) / 1000,
-    peak: Math.max(peak, process.memoryUsage.rss()),
-  };
-}
 
 /** Reads `src` in 16 MiB chunks and writes half of each chunk, hashing what it writes. */
 async function halfCopy(src: string, dst: string): Promise<void> {
@@ -75,11 +58,11 @@ async function main(): Promise<void> {
     data.clear();
     const bytes = specs.length * perTensor;
     // Alternate three runs of each (page cache and disk writeback affect both alike); medians.
-    const baseRuns: Awaited<ReturnType<typeof timed>>[] = [];
-    const convRuns: Awaited<ReturnType<typeof timed>>[] = [];
+    const baseRuns: Awaited<ReturnType<typeof measure>>[] = [];
+    const convRuns: Awaited<ReturnType<typeof measure>>[] = [];
     for (let i = 0; i < 3; i++) {
-      baseRuns.push(await timed(() => halfCopy(src, join(dir, "half"))));
-      convRuns.push(await timed(() => convertFile(src, join(dir, "fp8.safetensors"))));
+      baseRuns.push(await measure(() => halfCopy(src, join(dir, "half"))));
+      convRuns.push(await measure(() => convertFile(src, join(dir, "fp8.safetensors"))));
     }
     const median = (runs: typeof baseRuns) =>
       [...runs].sort((a, b) => a.seconds - b.seconds)[1] as (typeof runs)[number];

@@ -16,6 +16,7 @@ import { request } from "undici";
 import { fetchModel } from "../cli/models/fetch";
 import { formatBytes } from "../cli/models/progress";
 import { generatedContent, sha256Of, startModelServer } from "../test/doubles/http/model-server";
+import { measure } from "./measure";
 
 const SIZE = Number(process.env.MODELS_BENCH_MIB ?? 1024) * 1024 * 1024;
 
@@ -26,23 +27,6 @@ async function serve(): Promise<void> {
     `${JSON.stringify({ url: `${server.url}/model`, sha256: sha256Of(content) })}\n`,
   );
   process.on("SIGTERM", () => server.close().then(() => process.exit(0)));
-}
-
-/** Runs `fn`, sampling RSS every 10 ms; returns the peak and the wall time. */
-async function measure(fn: () => Promise<unknown>): Promise<{ peak: number; seconds: number }> {
-  global.gc?.();
-  let peak = process.memoryUsage.rss();
-  const timer = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss());
-  }, 10);
-  const t0 = performance.now();
-  try {
-    await fn();
-  } finally {
-    clearInterval(timer);
-  }
-  peak = Math.max(peak, process.memoryUsage.rss());
-  return { peak, seconds: (performance.now() - t0) / 1000 };
 }
 
 async function main(): Promise<void> {
