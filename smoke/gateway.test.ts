@@ -5,8 +5,9 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Gateway, startGateway } from "../docker/gateway/launch";
+import { type Gateway, startGateway, untilHealthz } from "../docker/gateway/launch";
 import { requireBinary } from "../test/binaries";
 import { type ComfyDouble, startComfyDouble } from "../test/doubles/comfyui/server";
 import { tempDir } from "../test/fixtures/video";
@@ -70,14 +71,22 @@ describe("vace smoke through the real gateway (Caddy, TLS, token)", () => {
     expect(r.error?.message).toContain(
       "the gateway rejected the token (HTTP 401 on GET /system_stats)",
     );
-    // /healthz needs no token; the gateway answers it by asking ComfyUI for GET /prompt.
-    expect(comfy.received.requests.slice(before).map((q) => `${q.method} ${q.path}`)).toEqual([
-      "GET /prompt",
-    ]);
+    // /healthz needs no token; only the gateway's own once-a-second GET /prompt probe reaches
+    // ComfyUI.
+    const reached = comfy.received.requests.slice(before).map((q) => `${q.method} ${q.path}`);
+    expect(reached.filter((q) => q !== "GET /prompt")).toEqual([]);
   });
 
   it("exits 4 when ComfyUI behind the gateway is down, quoting the gateway's 503", async () => {
     await comfy.close();
+    // The gateway notices within a second (its active health check).
+    const dispatcher = new Agent({ connect: { ca } });
+    await untilHealthz(async () => {
+      const res = await request(`${gateway.url}/healthz`, { dispatcher });
+      await res.body.dump();
+      return res.statusCode;
+    }, 503);
+    await dispatcher.close();
     const r = await smoke({ phaseTimeoutsMs: { ready: 800 } });
     expect(r.exitCode).toBe(4);
     expect(r.error?.message).toMatch(/^ready timed out after 0\.8 s: GET \/healthz answered 503/);

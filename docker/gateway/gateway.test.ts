@@ -23,6 +23,7 @@ import {
   type Gateway,
   startGateway,
   startGatewayWith,
+  untilHealthz,
 } from "./launch";
 
 requireBinary("caddy");
@@ -57,6 +58,7 @@ beforeAll(async () => {
       startGateway({ VACE_TOKEN: token, VACE_UPSTREAM: `127.0.0.1:${closed}`, VACE_TLS: "off" }),
     ),
   ]);
+  await untilHealthz(async () => (await get(gw.url, "/healthz")).status);
 });
 
 afterAll(async () => {
@@ -181,15 +183,28 @@ describe("auth matrix", () => {
 
 describe("/healthz", () => {
   it("is 200 without a token while ComfyUI answers, and reveals nothing else", async () => {
-    const before = upstream.requests.length;
     const res = await get(gw.url, "/healthz");
     expect(res).toMatchObject({ status: 200, text: "ok" });
     expect(res.headers["content-type"]).toMatch(/^text\/plain/);
     expect(res.headers.server).toBeUndefined();
-    // It asked ComfyUI (a cheap GET /prompt), without credentials.
-    expect(upstream.requests.slice(before).map((r) => `${r.method} ${r.url}`)).toEqual([
-      "GET /prompt",
-    ]);
+    // ComfyUI is asked by the gateway's own health check: a cheap GET /prompt, no credentials.
+    expect(upstream.requests.some((r) => `${r.method} ${r.url}` === "GET /prompt")).toBe(true);
+  });
+
+  it("does not amplify: a burst of /healthz costs ComfyUI only the once-a-second probe", async () => {
+    const probes = () => upstream.requests.filter((r) => r.url === "/prompt").length;
+    const before = probes();
+    const started = Date.now();
+    const burst = 1000;
+    for (let sent = 0; sent < burst; sent += 50) {
+      const statuses = await Promise.all(
+        Array.from({ length: 50 }, async () => (await get(gw.url, "/healthz")).status),
+      );
+      expect(statuses.every((s) => s === 200)).toBe(true);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    // One probe per second of the burst (plus one in progress at each end), not one per request.
+    expect(probes() - before).toBeLessThanOrEqual(Math.ceil(seconds) + 2);
   });
 
   it("probes with a minimal GET /prompt: none of the client's query, body or headers reach ComfyUI", async () => {
@@ -207,13 +222,23 @@ describe("/healthz", () => {
     });
     expect(res.statusCode).toBe(200);
     expect(await res.body.text()).toBe("ok");
+    // Wait for the next health probe, then check everything ComfyUI received since the request.
+    while (upstream.requests.length === before) await new Promise((r) => setTimeout(r, 50));
     const probes = upstream.requests.slice(before);
-    expect(probes.map((r) => [r.method, r.url, r.bodyBytes])).toEqual([["GET", "/prompt", 0]]);
+    for (const probe of probes)
+      expect([probe.method, probe.url, probe.bodyBytes]).toEqual(["GET", "/prompt", 0]);
     const sent = probes[0]?.headers ?? {};
     expect(JSON.stringify(sent)).not.toMatch(/leak|application\/json|Bearer/i);
-    // Only what Go's HTTP client adds itself: Host (the upstream address), its User-Agent and
-    // Accept-Encoding. No X-Forwarded-* either: nothing about the anonymous caller.
-    expect(Object.keys(sent).sort()).toEqual(["accept-encoding", "host", "user-agent"]);
+    // Only what Go's HTTP client adds itself: Host (the upstream address), its User-Agent,
+    // Accept-Encoding and "Connection: close" (no keep-alive). No X-Forwarded-* either: nothing
+    // about the anonymous caller.
+    expect(Object.keys(sent).sort()).toEqual([
+      "accept-encoding",
+      "connection",
+      "host",
+      "user-agent",
+    ]);
+    expect(sent.connection).toBe("close");
     expect(sent.host).toBe(upstream.hostPort);
   });
 

@@ -132,3 +132,19 @@ export async function startGatewayWith(
     stop,
   };
 }
+
+/**
+ * Waits until `probe` (one GET /healthz, returning its status) says `want`. The gateway learns
+ * ComfyUI's state from an active health check once a second (and its first check runs before
+ * its health socket listens), so /healthz may lag a start or a stop of ComfyUI by a second.
+ */
+export async function untilHealthz(probe: () => Promise<number>, want = 200, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = 0;
+  while (Date.now() < deadline) {
+    last = await probe().catch(() => 0);
+    if (last === want) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`/healthz still answered ${last}, not ${want}, after ${timeoutMs} ms`);
+}

@@ -15,7 +15,7 @@ import {
   type RecordingUpstream,
   startRecordingUpstream,
 } from "../../test/doubles/upstream/recording-upstream";
-import { type Gateway, startGateway } from "./launch";
+import { type Gateway, startGateway, untilHealthz } from "./launch";
 
 requireBinary("caddy");
 requireBinary("openssl");
@@ -99,6 +99,7 @@ describe("TLS", () => {
       join(withInternal.dataDir, "caddy", "pki", "authorities", "local", "root.crt"),
       "utf8",
     );
+    await untilHealthz(async () => (await getPinned(withInternal, root, "/healthz")).status);
     const res = await getPinned(withInternal, root, "/healthz");
     expect(res).toMatchObject({ status: 200, text: "ok" });
     expect(res.headers["strict-transport-security"]).toBe("max-age=31536000");

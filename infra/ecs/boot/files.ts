@@ -19,12 +19,14 @@ const UNITS = "/etc/systemd/system";
 export const BOOT_FILES: readonly BootFile[] = [
   { source: "aliyun_rpc.py", path: `${LIB}/aliyun_rpc.py`, permissions: "0644" },
   { source: "boot_secrets.py", path: `${LIB}/boot_secrets.py`, permissions: "0644" },
-  {
-    source: "idle_watchdog.py",
-    path: `${LIB}/idle_watchdog.py`,
-    permissions: "0644",
-    idleOnly: true,
-  },
+  ...["idle_decision.py", "idle_watchdog.py"].map(
+    (source): BootFile => ({
+      source,
+      path: `${LIB}/${source}`,
+      permissions: "0644",
+      idleOnly: true,
+    }),
+  ),
   { source: "setup-host.sh", path: `${LIB}/setup-host.sh`, permissions: "0755" },
   { source: "registry-login.sh", path: `${LIB}/registry-login.sh`, permissions: "0755" },
   ...[
