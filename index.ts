@@ -4,8 +4,9 @@
  */
 import * as alicloud from "@pulumi/alicloud";
 import * as pulumi from "@pulumi/pulumi";
+import { stackNameIssues } from "./infra/common/naming";
 import { autoReleaseTime } from "./infra/common/ttl";
-import { assertTargetBuilt, loadConfig } from "./infra/config";
+import { assertTargetBuilt, ConfigError, loadConfig } from "./infra/config";
 import { EcsDeployment } from "./infra/ecs";
 
 const { config, warnings } = loadConfig(pulumi.runtime.allConfig());
@@ -14,6 +15,9 @@ for (const w of warnings) pulumi.log.warn(`${w.key}: ${w.message}`);
 assertTargetBuilt(config);
 
 const stack = pulumi.getStack();
+// The stack name is a tag value on every resource: fail before anything is created.
+const stackIssues = stackNameIssues(stack);
+if (stackIssues.length > 0) throw new ConfigError(stackIssues);
 /** Computed once per `pulumi up`: every deploy extends the release to now + ttl. */
 const expiresAtValue = autoReleaseTime(new Date(), config.ttlMinutes);
 const provider = new alicloud.Provider("alicloud", { region: config.region });

@@ -166,11 +166,86 @@ describe("parseConfig", () => {
       /at least 60/,
     ],
     ["a typo in a key", { ttls: "4h" }, "wan-vace:ttls", /did you mean wan-vace:ttl\?/],
+    // Issue 8, item 7: IPv6 would be a rule that admits no one.
+    [
+      "an IPv6 CIDR (the endpoint is IPv4 only)",
+      { allowedCidrs: ["198.51.100.0/24", "2001:db8::/32"] },
+      "wan-vace:allowedCidrs",
+      /IPv6, but the endpoint is IPv4 only.*\(item 1\)/,
+    ],
+    [
+      "an IPv6 SSH CIDR",
+      { sshCidrs: ["::/0"], keyPairName: "k" },
+      "wan-vace:sshCidrs",
+      /IPv4 only/,
+    ],
+    // Issue 8, item 10.
+    [
+      "a duplicate CIDR (two rules with one name)",
+      { allowedCidrs: ["198.51.100.0/24", "198.51.100.0/24"] },
+      "wan-vace:allowedCidrs",
+      /lists 198\.51\.100\.0\/24 more than once/,
+    ],
+    [
+      "a CIDR with host bits set",
+      { allowedCidrs: ["203.0.113.7/24"] },
+      "wan-vace:allowedCidrs",
+      /host bits set; write 203\.0\.113\.0\/24 for the network, or 203\.0\.113\.7\/32/,
+    ],
+    [
+      "an unknown region",
+      { region: "ap-southeast-99" },
+      "wan-vace:region",
+      /not an Alibaba Cloud region id; did you mean ap-southeast-/,
+    ],
+    [
+      "an instance type typo",
+      { instanceTypes: ["ecs.gn7i-c8g1.2xlarg"] },
+      "wan-vace:instanceTypes",
+      /did you mean ecs\.gn7i-c8g1\.2xlarge\? \(item 0\)/,
+    ],
+    [
+      "an image in another region's registry",
+      { image: "registry-vpc.cn-hangzhou.aliyuncs.com/wan-vace/comfyui:0.1.0" },
+      "wan-vace:image",
+      /in cn-hangzhou, but the stack deploys to ap-southeast-1.*registry-vpc\.ap-southeast-1/,
+    ],
+    [
+      "an image on the public registry endpoint",
+      { image: "registry.ap-southeast-1.aliyuncs.com/wan-vace/comfyui:0.1.0" },
+      "wan-vace:image",
+      /public endpoint.*registry-vpc\.ap-southeast-1\.aliyuncs\.com/,
+    ],
+    [
+      "a gateway image in another region",
+      { gatewayImage: "registry-vpc.eu-central-1.aliyuncs.com/wan-vace/gateway:0.1.0" },
+      "wan-vace:gatewayImage",
+      /in eu-central-1/,
+    ],
+    ["a ttl without a unit", { ttl: 4 }, "wan-vace:ttl", /^4 has no unit; write 4h for hours/],
+    ["a ttl given as the string 4", { ttl: "4" }, "wan-vace:ttl", /4 has no unit/],
+    [
+      "an owner the tag rules reject",
+      { owner: "aliyun-ml" },
+      "wan-vace:owner",
+      /reserves in tag values/,
+    ],
   ])("rejects %s, naming the key", (_what, bad, key, message) => {
     const errors = errorsOf({ image: IMAGE, ...bad });
     const hit = errors.find((e) => e.key === key);
     expect(hit, JSON.stringify(errors)).toBeDefined();
     expect(hit?.message).toMatch(message);
+  });
+
+  it("warns, but accepts, an image pulled from outside Alibaba (billed EIP traffic)", () => {
+    const r = parseConfig({
+      image: "ghcr.io/team/comfyui:0.1.0",
+      allowedCidrs: ["198.51.100.0/24"],
+    });
+    expect(r.ok).toBe(true);
+    expect(r.warnings).toEqual([
+      { key: "wan-vace:image", message: expect.stringMatching(/outside Alibaba Cloud/) },
+    ]);
   });
 
   it("requires the image", () => {

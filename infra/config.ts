@@ -6,6 +6,14 @@
  * each naming its key. Nothing is created until the whole config is valid.
  */
 import { z } from "zod";
+import {
+  cidrProblem,
+  closest,
+  instanceTypeProblem,
+  regionProblem,
+  registryAdvice,
+  tagValueProblem,
+} from "./common/alibaba";
 import { formatMinutes, parseDurationMinutes } from "./common/duration";
 import { MAX_TTL_MINUTES, MIN_TTL_MINUTES } from "./common/ttl";
 
@@ -17,12 +25,6 @@ export const MIN_TOKEN_LENGTH = 32;
 export const MAX_TOKEN_LENGTH = 512;
 /** CUDA 12.8 (the image's base) needs NVIDIA driver 570 or newer. */
 export const MIN_DRIVER_MAJOR = 570;
-
-/**
- * GPU families we know fit Wan2.1-VACE-1.3B (alicloud-facts §1): gn6i (T4), gn7i (A10), gn7e, gn8is
- * (L20), gn8ia/gn8v/gn8t and bare-metal ebmgn*. Anything else is not a GPU type.
- */
-const GPU_INSTANCE_TYPE = /^ecs\.(?:ebm)?gn\d+[a-z]*(?:[-.][a-z0-9.-]+)$/;
 
 /**
  * Docker image reference grammar, after distribution/reference's regexp.go:
@@ -151,27 +153,59 @@ const int = (min: number, max: number) =>
       .max(max, { error: `must be at most ${max}` }),
   );
 
-const cidr = z.union([z.cidrv4(), z.cidrv6()], {
-  error: (i) => `${JSON.stringify(i.input)} is not a CIDR block like 203.0.113.0/24`,
-});
+/** A string checked by one of the pure rules in common/alibaba (each message says what to write). */
+const ruled = (problem: (v: string) => string | undefined, error: string) =>
+  z.string({ error }).check((ctx) => {
+    const message = problem(ctx.value);
+    if (message) ctx.issues.push({ code: "custom", input: ctx.value, message });
+  });
+
+/** IPv4 only, no host bits, and no CIDR twice (each becomes a named rule; Pulumi rejects twins). */
+const cidrList = list(ruled(cidrProblem, "must be CIDR blocks like 203.0.113.0/24")).check(
+  (ctx) => {
+    const seen = new Set<string>();
+    for (const c of ctx.value) {
+      if (seen.has(c))
+        ctx.issues.push({
+          code: "custom",
+          input: c,
+          message: `lists ${c} more than once; remove the duplicate`,
+        });
+      seen.add(c);
+    }
+  },
+);
 
 const duration = (min: number, max: number) =>
-  z.string().check((ctx) => {
-    const minutes = parseDurationMinutes(ctx.value);
-    if (minutes === undefined) {
-      ctx.issues.push({
-        code: "custom",
-        input: ctx.value,
-        message: `${JSON.stringify(ctx.value)} is not a duration like 45m, 4h, 2d or 1h30m`,
-      });
-    } else if (minutes < min || minutes > max) {
-      ctx.issues.push({
-        code: "custom",
-        input: ctx.value,
-        message: `must be between ${formatMinutes(min)} and ${formatMinutes(max)} (ECS autoReleaseTime must be at least 30 minutes and less than 3 years ahead), got ${formatMinutes(minutes)}`,
-      });
-    }
-  });
+  // YAML reads `ttl: 4` as a number: say which unit to add rather than "expected string".
+  z
+    .preprocess(
+      (v) => (typeof v === "number" ? String(v) : v),
+      z.string({ error: "must be a duration like 45m, 4h or 2d" }),
+    )
+    .check((ctx) => {
+      const minutes = parseDurationMinutes(ctx.value);
+      if (/^\d+$/.test(ctx.value.trim())) {
+        const n = ctx.value.trim();
+        ctx.issues.push({
+          code: "custom",
+          input: ctx.value,
+          message: `${n} has no unit; write ${n}h for hours (e.g. ttl: ${n}h), ${n}m for minutes or ${n}d for days`,
+        });
+      } else if (minutes === undefined) {
+        ctx.issues.push({
+          code: "custom",
+          input: ctx.value,
+          message: `${JSON.stringify(ctx.value)} is not a duration like 45m, 4h, 2d or 1h30m`,
+        });
+      } else if (minutes < min || minutes > max) {
+        ctx.issues.push({
+          code: "custom",
+          input: ctx.value,
+          message: `must be between ${formatMinutes(min)} and ${formatMinutes(max)} (ECS autoReleaseTime must be at least 30 minutes and less than 3 years ahead), got ${formatMinutes(minutes)}`,
+        });
+      }
+    });
 
 const imageRef = z.string().check((ctx) => {
   const problem = imageRefProblem(ctx.value);
@@ -219,15 +253,11 @@ const schema = z
         error: (i) => `unknown target ${JSON.stringify(i.input)}; use "ecs" or "acs"`,
       })
       .default("ecs"),
-    region: z
-      .string()
-      .regex(/^[a-z]{2,}(?:-[a-z0-9]+)+$/, { error: "must be a region id like ap-southeast-1" })
-      .default("ap-southeast-1"),
+    region: ruled(regionProblem, "must be a region id like ap-southeast-1").default(
+      "ap-southeast-1",
+    ),
     instanceTypes: list(
-      z.string().regex(GPU_INSTANCE_TYPE, {
-        error: (i) =>
-          `${JSON.stringify(i.input)} is not a GPU instance type (expected an ecs.gn*/ecs.ebmgn* type such as ecs.gn7i-c8g1.2xlarge)`,
-      }),
+      ruled(instanceTypeProblem, "must be instance types like ecs.gn7i-c8g1.2xlarge"),
     )
       .refine((v) => v.length > 0, {
         error: "must list at least one GPU instance type, in preference order",
@@ -238,12 +268,12 @@ const schema = z
         .string()
         .regex(/^[a-z]{2,}(?:-[a-z0-9]+)+$/, { error: "must be zone ids like ap-southeast-1a" }),
     ).default([]),
-    allowedCidrs: list(cidr)
+    allowedCidrs: cidrList
       .refine((v) => v.length > 0, {
         error: "must list at least one CIDR (use 0.0.0.0/0 to allow everyone)",
       })
       .default(["0.0.0.0/0"]),
-    sshCidrs: list(cidr).default([]),
+    sshCidrs: cidrList.default([]),
     keyPairName: z.string().min(1).optional(),
     spot: bool.default(false),
     ttl: duration(MIN_TTL_MINUTES, MAX_TTL_MINUTES).default("4h"),
@@ -304,6 +334,10 @@ const schema = z
       .string()
       .regex(/^[\w.@+-]{1,64}$/, {
         error: "must be 1-64 characters of letters, digits and . _ @ + -",
+      })
+      .check((ctx) => {
+        const message = tagValueProblem(ctx.value);
+        if (message) ctx.issues.push({ code: "custom", input: ctx.value, message });
       })
       .default("wan-vace"),
     driver: z
@@ -395,36 +429,37 @@ function crossFieldIssues(v: Record<string, unknown>): ConfigIssue[] {
   return issues;
 }
 
+/**
+ * Where the images are pulled from, against the region: another region's registry fails, a public
+ * endpoint bills every pull as EIP traffic (errors); a registry outside Alibaba warns.
+ */
+function registryIssues(v: Record<string, unknown>): {
+  errors: ConfigIssue[];
+  warnings: ConfigIssue[];
+} {
+  const errors: ConfigIssue[] = [];
+  const warnings: ConfigIssue[] = [];
+  const region = typeof v.region === "string" ? v.region : "ap-southeast-1";
+  for (const key of ["image", "gatewayImage"] as const) {
+    const ref = v[key];
+    if (typeof ref !== "string" || imageRefProblem(ref) !== undefined) continue;
+    const advice = registryAdvice(registryHost(ref), region);
+    if (advice)
+      (advice.level === "error" ? errors : warnings).push({
+        key: `${PROJECT}:${key}`,
+        message: advice.message,
+      });
+  }
+  return { errors, warnings };
+}
+
 type RawConfig = z.input<typeof schema>;
 
-/** Closest known key, for "did you mean" hints on typos. */
 /** Every key a stack may set (bare, without the `wan-vace:` prefix). */
 export const CONFIG_KEYS: readonly string[] = Object.keys(schema.shape);
 
 function suggestKey(key: string): string | undefined {
-  const known = CONFIG_KEYS;
-  const distance = (a: string, b: string) => {
-    const d = Array.from(
-      { length: a.length + 1 },
-      (_, i) => [i, ...Array(b.length).fill(0)] as number[],
-    );
-    for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
-    for (let i = 1; i <= a.length; i++)
-      for (let j = 1; j <= b.length; j++) {
-        const row = d[i] as number[];
-        const prev = d[i - 1] as number[];
-        row[j] = Math.min(
-          (prev[j] as number) + 1,
-          (row[j - 1] as number) + 1,
-          (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
-        );
-      }
-    return (d[a.length] as number[])[b.length] as number;
-  };
-  const best = known
-    .map((k) => [k, distance(key.toLowerCase(), k.toLowerCase())] as const)
-    .sort((a, b) => a[1] - b[1])[0];
-  return best && best[1] <= 3 ? best[0] : undefined;
+  return closest(key, CONFIG_KEYS);
 }
 
 /**
@@ -439,7 +474,9 @@ export function parseConfig(raw: Record<string, unknown>): ConfigResult {
   }
   const parsed = schema.safeParse(values as RawConfig);
   const warnings: ConfigIssue[] = [];
-  const crossField = crossFieldIssues(values);
+  const registry = registryIssues(values);
+  warnings.push(...registry.warnings);
+  const crossField = [...crossFieldIssues(values), ...registry.errors];
   if (!parsed.success || crossField.length > 0) {
     const errors = (parsed.error?.issues ?? []).flatMap((issue): ConfigIssue[] => {
       if (issue.code === "unrecognized_keys") {

@@ -8,14 +8,14 @@ export const MIN_TTL_MINUTES = 30;
  * Three calendar years are at least 1095 days. The release time is ttl + the deploy allowance
  * ahead, so the largest ttl leaves room for the allowance under that.
  */
-export const MAX_TTL_MINUTES = 1095 * 24 * 60 - 1 - 10;
+export const MAX_TTL_MINUTES = 1095 * 24 * 60 - 1 - 10 - 2;
 
 /**
  * The program computes the release time when `pulumi up` starts, but the instance is created
  * minutes later (VPC, vSwitch, role first). The allowance keeps a 30-minute TTL above the API's
  * 30-minute floor at the moment the instance is created.
  */
-export const DEPLOY_ALLOWANCE_MINUTES = 10; // MAX_TTL_MINUTES subtracts this too
+export const DEPLOY_ALLOWANCE_MINUTES = 10; // MAX_TTL_MINUTES subtracts this too, and 2 for rounding
 
 /** Formats a Date the way ECS wants it: second precision, no milliseconds, `Z`. */
 export function formatReleaseTime(at: Date): string {
@@ -33,8 +33,19 @@ export function autoReleaseTime(now: Date, ttlMinutes: number): string {
       `ttl must be between ${MIN_TTL_MINUTES} minutes and 3 years, got ${ttlMinutes} minutes`,
     );
   }
-  // Round up to the next whole second so the result is never under the 30-minute floor.
+  // Round up (never under the 30-minute floor) to a whole minute whose last digit is not 0.
   const ms = now.getTime() + (ttlMinutes + DEPLOY_ALLOWANCE_MINUTES) * 60_000;
-  const at = new Date(Math.ceil(ms / 1000) * 1000);
-  return formatReleaseTime(at);
+  let minute = Math.ceil(ms / 60_000);
+  if (minute % 10 === 0) minute += 1;
+  return formatReleaseTime(new Date(minute * 60_000));
 }
+
+/*
+ * Why whole minutes not ending in 0: the provider suppresses an `auto_release_time` diff when
+ * `strings.HasPrefix(new, strings.Trim(old, ":00Z"))` (terraform-provider-alicloud
+ * resource_alicloud_instance.go, `auto_release_time` DiffSuppressFunc). Trim cuts the characters
+ * `:`, `0` and `Z` from both ends, not the suffix, and Read stores `…THH:MM:00Z`. An old value at
+ * `…T10:00:00Z` trims to `…T1` and hides every new time from 10:00 to 19:59: the extension never
+ * reaches the cloud. When the minute's last digit is not 0, the old value trims to exactly
+ * `yyyy-MM-ddTHH:MM`, so only a new value in that same minute is (rightly) treated as unchanged.
+ */

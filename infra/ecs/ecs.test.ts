@@ -92,7 +92,7 @@ beforeAll(async () => {
       token: CONFIGURED_TOKEN,
       tls: "acme",
       domain: "vace.example.com",
-      allowedCidrs: ["198.51.100.0/24", "2001:db8::/32"],
+      allowedCidrs: ["198.51.100.0/24", "203.0.113.0/25"],
       sshCidrs: ["192.0.2.7/32"],
       keyPairName: "ops",
       zones: ["ap-southeast-1a"],
@@ -129,14 +129,15 @@ describe("security group", () => {
     ]);
   });
 
-  it("adds 80 for ACME, 22 only for sshCidrs, IPv6 as ipv6CidrIp, and never 8188", () => {
+  it("adds 80 for ACME, 22 only for sshCidrs, IPv4 rules only, and never 8188", () => {
     const rules = byName("spot", "alicloud:ecs/securityGroupRule:SecurityGroupRule").map(rawInputs);
-    const summary = rules.map((r) => `${r.portRange} ${r.cidrIp ?? r.ipv6CidrIp}`).sort();
+    expect(rules.some((r) => "ipv6CidrIp" in r)).toBe(false);
+    const summary = rules.map((r) => `${r.portRange} ${r.cidrIp}`).sort();
     expect(summary).toEqual(
       [
         "22/22 192.0.2.7/32",
         "443/443 198.51.100.0/24",
-        "443/443 2001:db8::/32",
+        "443/443 203.0.113.0/25",
         "80/80 0.0.0.0/0",
       ].sort(),
     );
@@ -158,12 +159,14 @@ describe("security group", () => {
 });
 
 describe("GPU instance", () => {
-  it("is pay-as-you-go, released at expiry, and stops without charging", () => {
+  it("is pay-as-you-go, released at expiry, and sets no stoppedMode (a diff on every up)", () => {
     const i = instanceOf("dflt");
+    // The provider only reads stopped_mode back ("Not-applicable" while running); StopCharging
+    // is the idle watchdog's StopInstance argument (idle_watchdog.test.ts).
+    expect(i).not.toHaveProperty("stoppedMode");
     expect(i).toMatchObject({
       instanceChargeType: "PostPaid",
       spotStrategy: "NoSpot",
-      stoppedMode: "StopCharging",
       systemDiskCategory: "cloud_essd",
       systemDiskSize: 100,
       internetMaxBandwidthOut: 0,
@@ -180,7 +183,6 @@ describe("GPU instance", () => {
     expect(instanceOf("spot")).toMatchObject({
       instanceChargeType: "PostPaid",
       spotStrategy: "SpotAsPriceGo",
-      stoppedMode: "StopCharging",
       keyName: "ops",
     });
   });

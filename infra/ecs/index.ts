@@ -115,7 +115,7 @@ export class EcsDeployment extends pulumi.ComponentResource {
           nicType: "intranet",
           policy: "accept",
           priority: 1,
-          ...(r.ipv6 ? { ipv6CidrIp: r.cidr } : { cidrIp: r.cidr }),
+          cidrIp: r.cidr,
           description: r.description,
         },
         child,
@@ -202,7 +202,9 @@ export class EcsDeployment extends pulumi.ComponentResource {
         instanceChargeType: "PostPaid",
         spotStrategy: c.spot ? "SpotAsPriceGo" : "NoSpot",
         autoReleaseTime: expiresAt,
-        stoppedMode: "StopCharging",
+        // No stoppedMode: the provider never sends it on create and reads back "Not-applicable"
+        // while the instance runs (a diff on every up). StopCharging comes from the idle
+        // watchdog's own StopInstance call (infra/ecs/boot/files/aliyun_rpc.py).
         systemDiskCategory: "cloud_essd",
         systemDiskSize: c.systemDiskSizeGiB,
         // The EIP is the only public address; no second, ephemeral one.

@@ -8,8 +8,8 @@ export interface IngressRule {
   /** Stable, unique logical name suffix (Pulumi resource name). */
   name: string;
   port: number;
+  /** IPv4 only: config rejects IPv6 (the VPC, instance and EIP have no IPv6 address). */
   cidr: string;
-  ipv6: boolean;
   description: string;
 }
 
@@ -23,7 +23,6 @@ export function planIngressRules(
     name: `${port}-${cidr.replace(/[^0-9a-fA-F]+/g, "-").replace(/-+$/, "")}`,
     port,
     cidr,
-    ipv6: cidr.includes(":"),
     description,
   });
   const rules = c.allowedCidrs.map((cidr) => rule(443, cidr, "wan-vace gateway (token + TLS)"));

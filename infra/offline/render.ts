@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { gatewayCaddyfile, gatewayEnv } from "../common/gateway";
+import { stackNameIssues } from "../common/naming";
 import {
   assertTargetBuilt,
   ConfigError,
@@ -15,6 +16,7 @@ import {
   loadConfig,
   PROJECT,
   SECRET_KEYS,
+  type WanVaceConfig,
 } from "../config";
 import { decodeUserData } from "../ecs/boot";
 import {
@@ -33,41 +35,51 @@ const PLACEHOLDER_BY_TYPE: Record<string, string> = {
   "random:index/randomString:RandomString": PLACEHOLDER_NAME_SUFFIX,
 };
 
-/** Cloud lookups answered with clearly marked placeholders. */
-export const placeholderInvokes: InvokeTable = {
-  [INVOKES.instanceTypes]: (inputs) => ({
-    id: "offline",
-    ids: [inputs.instanceType],
-    instanceTypes: [
-      {
-        id: inputs.instanceType,
-        family: String(inputs.instanceType).split("-")[0],
-        availabilityZones: ["<lookup:zone>"],
-        price: "",
-        cpuCoreCount: 0,
-        memorySize: 0,
-        gpu: { amount: "<lookup>", category: "<lookup>" },
-      },
-    ],
-  }),
-  [INVOKES.images]: (inputs) => ({
-    id: "offline",
-    ids: [`<lookup:image ${String(inputs.nameRegex)}>`],
-    images: [{ id: `<lookup:image ${String(inputs.nameRegex)}>`, name: "<lookup>" }],
-  }),
-  // Render shows a first deploy: no running instance to keep.
-  [INVOKES.instances]: () => ({ id: "offline", ids: [], names: [], instances: [] }),
-  [INVOKES.callerIdentity]: () => ({
-    id: "offline",
-    accountId: "<lookup:account-id>",
-    arn: "<lookup:arn>",
-    identityType: "<lookup>",
-    principalId: "<lookup>",
-  }),
-};
+export const PLACEHOLDER_ZONE = "<lookup:zone>";
+
+/**
+ * Cloud lookups answered offline with what a deploy of this config could get: every preferred
+ * type in stock in the zones the config asks for (so render shows the first preference in the
+ * first allowed zone), or in a marked placeholder zone when it asks for none. Everything else the
+ * cloud decides is a clearly marked placeholder.
+ */
+export function offlineInvokes(config: Pick<WanVaceConfig, "zones">): InvokeTable {
+  const zones = config.zones.length > 0 ? [...config.zones] : [PLACEHOLDER_ZONE];
+  return {
+    [INVOKES.instanceTypes]: (inputs) => ({
+      id: "offline",
+      ids: [inputs.instanceType],
+      instanceTypes: [
+        {
+          id: inputs.instanceType,
+          family: String(inputs.instanceType).split("-")[0],
+          availabilityZones: zones,
+          price: "",
+          cpuCoreCount: 0,
+          memorySize: 0,
+          gpu: { amount: "<lookup>", category: "<lookup>" },
+        },
+      ],
+    }),
+    [INVOKES.images]: (inputs) => ({
+      id: "offline",
+      ids: [`<lookup:image ${String(inputs.nameRegex)}>`],
+      images: [{ id: `<lookup:image ${String(inputs.nameRegex)}>`, name: "<lookup>" }],
+    }),
+    // Render shows a first deploy: no running instance to keep.
+    [INVOKES.instances]: () => ({ id: "offline", ids: [], names: [], instances: [] }),
+    [INVOKES.callerIdentity]: () => ({
+      id: "offline",
+      accountId: "<lookup:account-id>",
+      arn: "<lookup:arn>",
+      identityType: "<lookup>",
+      principalId: "<lookup>",
+    }),
+  };
+}
 
 export const PLACEHOLDER_NOTES = [
-  "<lookup:zone>: chosen at deploy, the first allowed zone where the instance type is in stock",
+  `${PLACEHOLDER_ZONE}: chosen at deploy, the first zone where the instance type is in stock (with wan-vace:zones set, render shows the first of them)`,
   "instanceType: shown as the first preference; at deploy it is the first of wan-vace:instanceTypes in stock",
   "<lookup:image …>: the newest public image matching wan-vace:osImageNameRegex, found at deploy",
   "<lookup:account-id>: the deploying account, found at deploy",
@@ -129,6 +141,17 @@ export function readStackConfig(src: StackSource): {
       { key: source, message: `${file} is not valid YAML: ${(e as Error).message}` },
     ]);
   }
+  const misplaced = Object.keys(
+    typeof doc === "object" && doc !== null && !Array.isArray(doc) ? doc : {},
+  ).filter((k) => k.startsWith(`${PROJECT}:`) || k.startsWith("alicloud:"));
+  if (misplaced.length > 0) {
+    throw new ConfigError(
+      misplaced.map((key) => ({
+        key,
+        message: `is at the top level of ${file}; indent it under "config:" (Pulumi reads stack settings only from there)`,
+      })),
+    );
+  }
   const config = (doc as { config?: unknown } | null)?.config ?? {};
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
     throw new ConfigError([
@@ -170,6 +193,36 @@ async function resolveExport(v: unknown): Promise<unknown> {
   return secret ? "[secret]" : value;
 }
 
+/**
+ * Runs the program, turning an error raised inside it into a ConfigError that names the program:
+ * render answers 0 or 2, never a stack trace. An Output's apply runs detached, so its error also
+ * arrives as unhandled rejections (one per dependent Output); after a failure those are expected
+ * and stay caught until the process ends.
+ */
+async function failOnProgramError<T>(run: () => Promise<T>): Promise<T> {
+  const asConfigError = (e: unknown) =>
+    e instanceof ConfigError
+      ? e
+      : new ConfigError([
+          {
+            key: "program",
+            message: `the program failed offline: ${e instanceof Error ? e.message : String(e)}`,
+          },
+        ]);
+  let onError: (e: unknown) => void = () => {};
+  const failed = new Promise<never>((_, reject) => {
+    onError = (e) => reject(asConfigError(e));
+  });
+  process.on("unhandledRejection", onError);
+  try {
+    const result = await Promise.race([run(), failed]);
+    process.off("unhandledRejection", onError);
+    return result;
+  } catch (e) {
+    throw asConfigError(e);
+  }
+}
+
 function readableUserData(v: unknown): string | undefined {
   return typeof v === "string" ? decodeUserData(v) : undefined;
 }
@@ -182,6 +235,8 @@ export async function renderStack(src: StackSource): Promise<RenderResult> {
   const { raw, secretKeys } = readStackConfig(src);
   const { config, warnings } = loadConfig(raw);
   assertTargetBuilt(config);
+  const stackIssues = stackNameIssues(src.stack);
+  if (stackIssues.length) throw new ConfigError(stackIssues);
 
   const computed = (r: { type: string }) =>
     Object.fromEntries(
@@ -191,7 +246,7 @@ export async function renderStack(src: StackSource): Promise<RenderResult> {
       ]),
     );
   const { mocks, record } = createMocks(
-    placeholderInvokes,
+    offlineInvokes(config),
     computed,
     (name) => `<computed id of ${name}>`,
   );
@@ -206,16 +261,19 @@ export async function renderStack(src: StackSource): Promise<RenderResult> {
     secretKeys,
   );
 
-  // The program registers its resources as a side effect of loading.
-  // import(), not require(): it goes through the TypeScript loader both under tsx and vitest.
-  const mod = (await import(join(resolve(src.root), "index.ts"))) as Record<string, unknown>;
-  // Loaded as CommonJS, the exports sit on `default`; loaded as ESM, on the namespace.
-  const program = (
-    typeof mod.default === "object" && mod.default !== null ? mod.default : mod
-  ) as Record<string, unknown>;
-  const outputs: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(program)) outputs[k] = await resolveExport(v);
-  await waitForRegistrations(record);
+  const outputs = await failOnProgramError(async () => {
+    // The program registers its resources as a side effect of loading.
+    // import(), not require(): it goes through the TypeScript loader both under tsx and vitest.
+    const mod = (await import(join(resolve(src.root), "index.ts"))) as Record<string, unknown>;
+    // Loaded as CommonJS, the exports sit on `default`; loaded as ESM, on the namespace.
+    const program = (
+      typeof mod.default === "object" && mod.default !== null ? mod.default : mod
+    ) as Record<string, unknown>;
+    const resolved: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(program)) resolved[k] = await resolveExport(v);
+    await waitForRegistrations(record);
+    return resolved;
+  });
 
   const resources = record.resources.map((r) => ({
     type: r.type,
