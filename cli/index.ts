@@ -1,6 +1,9 @@
 #!/usr/bin/env node
+// First, before undici (via ./models) loads: refuses an old Node.js with a message naming the fix.
+import "./node-version";
 import type { Command } from "commander";
 import { registerModels } from "./models";
+import { projectPackage } from "./node-version";
 import { registerRender } from "./render";
 import { newProgram, runIfMain, runProgram } from "./run";
 import { registerSmoke } from "./smoke";
@@ -11,8 +14,8 @@ export { redactToken } from "./run";
 /** A fresh command tree per run: commander keeps parsed state on the objects. */
 export function buildProgram(): Command {
   const program = newProgram(
-    "wan-vace: deploy, render, smoke-test and verify a Wan2.1-VACE ComfyUI endpoint",
-  );
+    "wan-vace: review (render), smoke-test and verify a Wan2.1-VACE ComfyUI endpoint on Alibaba Cloud, and fetch its models; `pulumi up` deploys it (see the README).",
+  ).version(projectPackage().version, "-V, --version", "print the wan-vace version");
   registerModels(program);
   registerRender(program);
   registerSmoke(program);

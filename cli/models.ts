@@ -11,6 +11,7 @@ import { FETCH_DEFAULTS, fetchModels, ModelFetchError } from "./models/fetch";
 import { loadManifest, ManifestError, selectModels } from "./models/manifest";
 import { createProgress } from "./models/progress";
 import { describeOutcome, storeModels } from "./models/store";
+import { userPath } from "./run";
 
 interface FetchCliOptions {
   manifest: string;
@@ -91,7 +92,7 @@ export function registerModels(program: Command): void {
 
 async function loadEntries(manifest: string, only: string[]) {
   try {
-    return selectModels(await loadManifest(manifest), only);
+    return selectModels(await loadManifest(userPath(manifest)), only);
   } catch (err) {
     if (err instanceof ManifestError) throw new CliError(ExitCode.usage, err.message);
     throw err;
@@ -100,7 +101,10 @@ async function loadEntries(manifest: string, only: string[]) {
 
 /** Exit codes as `models fetch`: 0 all stored and matching every pinned value, 1 any failure, 2 usage. */
 async function runStore(opts: { manifest: string; dir: string; only: string[] }): Promise<void> {
-  const outcomes = await storeModels(opts.dir, await loadEntries(opts.manifest, opts.only));
+  const outcomes = await storeModels(
+    userPath(opts.dir),
+    await loadEntries(opts.manifest, opts.only),
+  );
   if (outcomes.length === 0) {
     process.stderr.write(
       "nothing to convert: no selected model has a `stored` form in the manifest\n",
@@ -133,7 +137,7 @@ async function runFetch(opts: FetchCliOptions): Promise<void> {
   });
   try {
     const outcomes = await fetchModels(entries, {
-      dir: opts.dir,
+      dir: userPath(opts.dir),
       baseUrl: opts.baseUrl,
       concurrency: opts.concurrency,
       retries: opts.retries,

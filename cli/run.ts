@@ -2,8 +2,23 @@
  * How every `vace` entry runs a command tree: the full CLI (cli/index.ts) and the models-only one
  * the image build uses (cli/models/main.ts). Kept free of heavy imports for that reason.
  */
+import { resolve } from "node:path";
 import { Command, CommanderError } from "commander";
 import { CliError, ExitCode } from "./errors";
+
+/**
+ * The folder the user ran the command in. `npm run` moves to the package root and records the
+ * caller's folder in INIT_CWD; only trust it when npm is running our own script, since any other
+ * npm script (a test run, say) passes its INIT_CWD down to the processes it starts.
+ */
+export function userDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.npm_lifecycle_event === "vace" && env.INIT_CWD ? env.INIT_CWD : process.cwd();
+}
+
+/** A path the user typed (a flag or argument), made absolute against the folder they ran in. */
+export function userPath(path: string, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(userDir(env), path);
+}
 
 /** A root command with our conventions: help after errors, and no process.exit from commander. */
 export function newProgram(description: string): Command {

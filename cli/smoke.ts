@@ -5,7 +5,7 @@
  */
 import { constants } from "node:fs";
 import { access, mkdir, readFile, stat, writeFile } from "node:fs/promises";
-import { basename, dirname, extname, join, resolve } from "node:path";
+import { basename, dirname, extname, join } from "node:path";
 import { type Command, Option } from "commander";
 import { describeCosts, PROFILE_NAMES, type ProfileName } from "../smoke/profiles";
 import { renderJUnit, type SmokeReport } from "../smoke/report";
@@ -20,6 +20,7 @@ import {
 import { type ContentMode, ContentToolMissingError, contentChecksAvailable } from "../smoke/verify";
 import { WorkflowParamsError } from "../smoke/workflow";
 import { CliError, ExitCode } from "./errors";
+import { userPath } from "./run";
 
 /** How long readiness may take by default: a fresh ECS instance needs 15–25 minutes (see run.ts). */
 export const DEFAULT_READY_TIMEOUT_S = DEFAULT_PHASE_TIMEOUTS_MS.ready / 1000;
@@ -182,7 +183,7 @@ export async function planSmoke(flags: SmokeFlags, token: string | undefined): P
       `--ready-timeout ${readyS} is longer than --timeout ${timeoutS}, which bounds the whole run: raise --timeout`,
     );
   }
-  const ca = flags.ca ? await readText(flags.ca, "--ca") : undefined;
+  const ca = flags.ca ? await readText(userPath(flags.ca), "--ca") : undefined;
   if (ca !== undefined && !ca.includes("-----BEGIN CERTIFICATE-----")) {
     throw usage(`--ca ${flags.ca} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
   }
@@ -197,12 +198,12 @@ export async function planSmoke(flags: SmokeFlags, token: string | undefined): P
     if (!IMAGE_TYPES[extname(flags.image).toLowerCase()]) {
       throw usage(`--image must be a .png, .jpg, .jpeg or .webp file, got ${flags.image}`);
     }
-    const data = await readFile(flags.image).catch((e: Error) => {
+    const data = await readFile(userPath(flags.image)).catch((e: Error) => {
       throw usage(`cannot read --image ${flags.image}: ${e.message}`);
     });
     image = { name: basename(flags.image), data, source: flags.image };
   }
-  const outDir = resolve(flags.out);
+  const outDir = userPath(flags.out);
   const options: SmokeOptions = {
     url: flags.url,
     token,
@@ -224,7 +225,7 @@ export async function planSmoke(flags: SmokeFlags, token: string | undefined): P
   }
   // Last, so a usage error above leaves no folders behind.
   await writableFolder("--out", outDir);
-  const junit = flags.junit === undefined ? undefined : resolve(flags.junit);
+  const junit = flags.junit === undefined ? undefined : userPath(flags.junit);
   if (junit !== undefined) {
     if ((await stat(junit).catch(() => undefined))?.isDirectory()) {
       throw usage(`--junit ${flags.junit} is a folder: name the XML file to write`);

@@ -1,7 +1,7 @@
 /** `vace verify` as other checks run it (design.md contract 3): real processes, exit codes, JSON. */
 import { execFile } from "node:child_process";
 import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { InvalidArgumentError } from "commander";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { makeClip, tempDir } from "../test/fixtures/video";
@@ -14,17 +14,21 @@ interface Run {
   stderr: string;
 }
 
+const ROOT = join(__dirname, "..");
+
 /**
- * Runs the CLI as a separate process, the way contract 3 does; `viaNpm` goes through
- * `npm run --silent vace --`. Each start costs about a second (the CLI loads every subcommand),
- * so only the exit-code and JSON contract runs this way; the rest runs in process.
+ * Runs the CLI as a separate process, the way contract 3 does; `fromDir` goes through
+ * `npm --prefix <repo> run --silent vace --` started in that folder, as a user in another folder
+ * would, so relative paths must resolve there (npm's INIT_CWD), not in the repository. Each start
+ * costs about a second (the CLI loads every subcommand), so only the exit-code and JSON contract
+ * runs this way; the rest runs in process.
  */
-function vace(args: string[], viaNpm = false): Promise<Run> {
-  const [cmd, argv] = viaNpm
-    ? ["npm", ["run", "--silent", "vace", "--", ...args]]
+function vace(args: string[], fromDir?: string): Promise<Run> {
+  const [cmd, argv] = fromDir
+    ? ["npm", ["--prefix", ROOT, "run", "--silent", "vace", "--", ...args]]
     : [process.execPath, ["--import", "tsx", "cli/index.ts", ...args]];
   return new Promise((resolve) => {
-    execFile(cmd, argv, { cwd: join(__dirname, "..") }, (err, stdout, stderr) => {
+    execFile(cmd, argv, { cwd: fromDir ?? ROOT }, (err, stdout, stderr) => {
       resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
     });
   });
@@ -48,10 +52,10 @@ afterAll(async () => {
 });
 
 describe("vace verify (real processes)", () => {
-  it("exits 0 and 1 with one JSON object on stdout", async () => {
+  it("exits 0 and 1 with one JSON object on stdout; a relative FILE is found where the user ran npm", async () => {
     const size = ["--width", "64", "--height", "64", "--fps", "16"];
     const [pass, fail] = await Promise.all([
-      vace(["verify", clip, ...size, "--frames", "17"], true),
+      vace(["verify", basename(clip), ...size, "--frames", "17"], dirname(clip)),
       vace(["verify", clip, ...size, "--frames", "9"]),
     ]);
 

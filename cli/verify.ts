@@ -14,6 +14,7 @@ import {
   verifyVideo,
 } from "../smoke/verify";
 import { CliError, ExitCode } from "./errors";
+import { userPath } from "./run";
 
 interface VerifyCliOptions {
   width?: number;
@@ -104,7 +105,7 @@ export function registerVerify(program: Command): void {
       let result: VerifyResult;
       try {
         result = await verifyVideo(
-          file,
+          userPath(file),
           { width: opts.width, height: opts.height, frames: opts.frames, fps: opts.fps },
           { content },
         );

@@ -85,6 +85,7 @@ describe("docker/compose.yaml", () => {
     expect(env.VACE_UPSTREAM).toBe("127.0.0.1:8188");
     // A certificate clients can pin, mounted read-only (the internal CA would sign for the
     // container's own address, which no client connects to through the published port).
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: compose interpolation syntax, not a JS template
     expect(env.VACE_TLS).toBe("${VACE_TLS:-/tls/cert.pem /tls/key.pem}");
     expect(services.gateway?.volumes).toContain("./tls:/tls:ro");
     // `:?` makes compose refuse to start without a token instead of running with an empty one.
