@@ -266,7 +266,7 @@ describe("the render table (issue 12 item 6)", () => {
     expect(r.stdout).toContain("     1  alicloud:ecs/instance:Instance\n");
     expect(r.stdout).toMatch(/ {4}\d+ {2}alicloud:ecs\/securityGroupRule:SecurityGroupRule\n/);
     expect(r.stdout).toContain(
-      "    GPU instance ecs.gn7i-c8g1.2xlarge: PostPaid (pay-as-you-go), per second while running; stopped with StopCharging",
+      "    GPU instance ecs.gn7i-c8g1.2xlarge: PostPaid (pay-as-you-go), per second while running; once the idle watchdog stops it (StopCharging)",
     );
     expect(r.stdout).toContain(
       "    system disk cloud_essd 100 GiB: until released, also while stopped",
@@ -310,7 +310,6 @@ describe("the render table (issue 12 item 6)", () => {
             instanceType: "ecs.gn6i-c4g1.xlarge",
             instanceChargeType: "PostPaid",
             spotStrategy: "SpotAsPriceGo",
-            stoppedMode: "StopCharging",
             systemDiskCategory: "cloud_essd",
             systemDiskSize: 60,
             autoReleaseTime: "2026-01-01T02:10:00Z",

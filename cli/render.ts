@@ -46,7 +46,7 @@ export function formatSummary(r: RenderResult, stack: string, now = new Date()):
     const spot = vm.spotStrategy === "NoSpot" ? "" : `, spot (${cell(vm.spotStrategy)})`;
     lines.push(
       `    GPU instance ${cell(vm.instanceType)}: ${cell(vm.instanceChargeType)} (pay-as-you-go)${spot}, ` +
-        `per second while running; stopped with ${cell(vm.stoppedMode)}, its vCPU, memory and GPU stop billing`,
+        "per second while running; once the idle watchdog stops it (StopCharging), its vCPU, memory and GPU stop billing",
       `    system disk ${cell(vm.systemDiskCategory)} ${cell(vm.systemDiskSize)} GiB: until released, also while stopped`,
     );
   }
