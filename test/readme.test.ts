@@ -27,7 +27,7 @@ function configRows(): Map<string, string> {
     if (cells.length < 4 || !cells[1]?.startsWith("`")) continue;
     const keys = (cells[1] ?? "").split(" / ").map((k) => k.replace(/`/g, ""));
     const defaults = keys.length > 1 ? (cells[2] ?? "").split(" / ") : [cells[2] ?? ""];
-    keys.forEach((k, i) => rows.set(k, defaults[i] ?? ""));
+    for (const [i, k] of keys.entries()) rows.set(k, defaults[i] ?? "");
   }
   return rows;
 }
