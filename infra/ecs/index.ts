@@ -14,7 +14,9 @@ import type { WanVaceConfig } from "../config";
 import { encodeUserData, renderUserData } from "./boot";
 import { ecsTrustPolicy, instancePolicy } from "./iam";
 import { lookupOffers, lookupOsImage, lookupRunningInstance } from "./lookups";
-import { keepOrChoosePlacement, type Placement } from "./placement";
+import { VPC_CIDR, vswitchCidr } from "./network";
+import { type PlacementPlan, planPlacement } from "./placement";
+import { BOOT_DIGEST_TAG, bootDigest } from "./replacement";
 import { planIngressRules } from "./security";
 
 export interface EcsDeploymentArgs {
@@ -24,12 +26,16 @@ export interface EcsDeploymentArgs {
   expiresAt: string;
 }
 
-/** Inputs decided by cloud lookups that must not change once the resource exists. */
-export const STICKY_INSTANCE = ["instanceType", "availabilityZone", "imageId"];
-export const STICKY_VSWITCH = ["zoneId"];
+/**
+ * The newest OS image is looked up on every run; a running instance keeps the one it was created
+ * with (a new image id would rebuild its system disk). Type and zone need no such guard: the
+ * placement plan keeps them for a running instance and changes them only for a new one.
+ */
+export const STICKY_INSTANCE = ["imageId"];
 
-const VPC_CIDR = "10.42.0.0/16";
-const VSWITCH_CIDR = "10.42.1.0/24";
+const SYSTEM_DISK_CATEGORY = "cloud_essd";
+/** CreatePolicyVersion then deletes the oldest non-default version when 5 exist. */
+export const POLICY_ROTATE_STRATEGY = "DeleteOldestNonDefaultVersionWhenLimitExceeded";
 
 /** The secret JSON the instance reads at boot (see infra/ecs/boot). */
 export interface BootSecret {
@@ -69,13 +75,43 @@ export class EcsDeployment extends pulumi.ComponentResource {
     const accountName = (what: string) => pulumi.interpolate`${prefix}-${uid}-${what}`;
     const instanceName = accountName("gpu");
 
-    // A stack that already runs an instance keeps its type and zone, even when that type has
-    // since sold out; only a new instance needs stock.
+    const secretParameterName = accountName("boot");
+    const spotStrategy = c.spot ? "SpotAsPriceGo" : "NoSpot";
+    const userData = secretParameterName.apply((parameter) =>
+      renderUserData({
+        region: c.region,
+        secretParameterName: parameter,
+        comfyuiImage: c.image,
+        gatewayImage: c.gatewayImage,
+        ...(c.registry && { registryServer: c.registry.server }),
+        tls: c.tls,
+        idleStopMinutes: c.idleStopMinutes,
+        driver: c.driver.mode === "auto-install" ? c.driver : { mode: "preinstalled" },
+      }),
+    );
+    const digest = userData.apply((u) =>
+      bootDigest({ userData: u, spotStrategy, systemDiskCategory: SYSTEM_DISK_CATEGORY }),
+    );
+
+    // A running instance with unchanged boot inputs stays where it is, even when its type has
+    // since sold out. A new instance (first deploy, after release or reclaim, or a replacement)
+    // needs stock; when none is left, planning fails the preview before anything is deleted.
     const running = lookupRunningInstance(instanceName, stack, child);
     const offers = lookupOffers(c, child);
-    const placement: pulumi.Output<Placement> = pulumi
-      .all([running, offers])
-      .apply(([r, o]) => keepOrChoosePlacement(r, c.instanceTypes, c.zones, o, c.region));
+    const placement: pulumi.Output<PlacementPlan> = pulumi
+      .all([running, offers, digest])
+      .apply(([r, o, d]) => {
+        const plan = planPlacement({
+          running: r,
+          bootDigest: d,
+          preferences: c.instanceTypes,
+          allowedZones: c.zones,
+          offers: o,
+          region: c.region,
+        });
+        if (plan.note) pulumi.log.warn(plan.note, this);
+        return plan;
+      });
     const imageId =
       c.driver.mode === "preinstalled"
         ? pulumi.output(c.driver.imageId)
@@ -88,9 +124,16 @@ export class EcsDeployment extends pulumi.ComponentResource {
     );
     const vswitch = new alicloud.vpc.Switch(
       `${name}-vswitch`,
-      { vswitchName: prefix, vpcId: vpc.id, cidrBlock: VSWITCH_CIDR, zoneId: placement.zone, tags },
-      // Placement is looked up on every run; once placed, stock moving elsewhere must not move us.
-      { ...child, ignoreChanges: STICKY_VSWITCH },
+      {
+        vswitchName: prefix,
+        vpcId: vpc.id,
+        cidrBlock: placement.zone.apply(vswitchCidr),
+        zoneId: placement.zone,
+        tags,
+      },
+      // It follows the instance's zone (zoneId is ForceNew): a new instance in another zone gets
+      // a new vSwitch there, created before the old one is deleted (their CIDRs differ).
+      child,
     );
 
     const sg = new alicloud.ecs.SecurityGroup(
@@ -138,7 +181,6 @@ export class EcsDeployment extends pulumi.ComponentResource {
     const cert =
       c.tls.mode === "selfsigned" ? deployCertificate(name, eip.ipAddress, child) : undefined;
 
-    const secretParameterName = accountName("boot");
     const secretValue = pulumi
       .all([this.token, cert?.certPem, cert?.keyPem])
       .apply(([token, tlsCertPem, tlsKeyPem]) => {
@@ -176,19 +218,6 @@ export class EcsDeployment extends pulumi.ComponentResource {
       child,
     );
 
-    const userData = secretParameterName.apply((parameter) =>
-      renderUserData({
-        region: c.region,
-        secretParameterName: parameter,
-        comfyuiImage: c.image,
-        gatewayImage: c.gatewayImage,
-        ...(c.registry && { registryServer: c.registry.server }),
-        tls: c.tls,
-        idleStopMinutes: c.idleStopMinutes,
-        driver: c.driver.mode === "auto-install" ? c.driver : { mode: "preinstalled" },
-      }),
-    );
-
     const instance = new alicloud.ecs.Instance(
       `${name}-gpu`,
       {
@@ -200,12 +229,12 @@ export class EcsDeployment extends pulumi.ComponentResource {
         securityGroups: [sg.id],
         imageId,
         instanceChargeType: "PostPaid",
-        spotStrategy: c.spot ? "SpotAsPriceGo" : "NoSpot",
+        spotStrategy,
         autoReleaseTime: expiresAt,
         // No stoppedMode: the provider never sends it on create and reads back "Not-applicable"
         // while the instance runs (a diff on every up). StopCharging comes from the idle
         // watchdog's own StopInstance call (infra/ecs/boot/files/aliyun_rpc.py).
-        systemDiskCategory: "cloud_essd",
+        systemDiskCategory: SYSTEM_DISK_CATEGORY,
         systemDiskSize: c.systemDiskSizeGiB,
         // The EIP is the only public address; no second, ephemeral one.
         internetMaxBandwidthOut: 0,
@@ -214,7 +243,7 @@ export class EcsDeployment extends pulumi.ComponentResource {
         // Gzipped (cloud-init unpacks it) to stay under the 16 KB user-data floor.
         userData: userData.apply(encodeUserData),
         ...(c.keyPairName !== undefined && { keyName: c.keyPairName }),
-        tags,
+        tags: digest.apply((d) => ({ ...tags, [BOOT_DIGEST_TAG]: d })),
       },
       {
         ...child,
@@ -223,8 +252,6 @@ export class EcsDeployment extends pulumi.ComponentResource {
         // a new instance; delete first so two GPUs are never billed and the EIP moves cleanly.
         replaceOnChanges: ["userData"],
         deleteBeforeReplace: true,
-        // Stock and the newest OS image are looked up on every run. A running instance keeps the
-        // type, zone and image it was created with: a new image id would rebuild the system disk.
         ignoreChanges: STICKY_INSTANCE,
       },
     );
@@ -240,6 +267,10 @@ export class EcsDeployment extends pulumi.ComponentResource {
             instancePolicy({ region: c.region, accountId, secretParameterName, instanceId }),
           ),
         description: "wan-vace instance: own boot secret, stop itself",
+        // The document names the instance id, so every replacement writes a new version. RAM
+        // keeps at most 5 and by default deletes none: the 5th replacement would fail after the
+        // new instance exists, leaving StopInstance granted on the old id only.
+        rotateStrategy: POLICY_ROTATE_STRATEGY,
         force: true,
       },
       child,

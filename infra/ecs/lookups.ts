@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { WanVaceConfig } from "../config";
 import { PROJECT } from "../config";
 import type { InstanceTypeOffer, RunningPlacement } from "./placement";
+import { BOOT_DIGEST_TAG } from "./replacement";
 
 /** One lookup per preferred type: exact-type queries keep each answer small and unambiguous. */
 export function lookupOffers(
@@ -100,9 +101,13 @@ export function lookupRunningInstance(
               )
               .apply((r) => {
                 const found = r.instances.find((i) => i.name === n);
-                return found
-                  ? { instanceType: found.instanceType, zone: found.availabilityZone }
-                  : undefined;
+                if (!found) return undefined;
+                const digest = found.tags?.[BOOT_DIGEST_TAG];
+                return {
+                  instanceType: found.instanceType,
+                  zone: found.availabilityZone,
+                  ...(digest !== undefined && { bootDigest: digest }),
+                };
               }),
           ),
   );

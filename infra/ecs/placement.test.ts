@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import {
   choosePlacement,
   type InstanceTypeOffer,
-  keepOrChoosePlacement,
   PlacementError,
+  planPlacement,
 } from "./placement";
 
 const PREFS = ["ecs.gn7i-c8g1.2xlarge", "ecs.gn7i-c16g1.4xlarge", "ecs.gn6i-c4g1.xlarge"];
@@ -89,25 +89,86 @@ describe("choosePlacement", () => {
   });
 });
 
-describe("keepOrChoosePlacement", () => {
-  it("keeps a running instance where it is, whatever the stock says", () => {
-    const running = { instanceType: "ecs.gn6i-c4g1.xlarge", zone: "ap-southeast-1c" };
-    expect(
-      keepOrChoosePlacement(running, PREFS, ["ap-southeast-1a"], [], "ap-southeast-1"),
-    ).toEqual(running);
+describe("planPlacement", () => {
+  const base = {
+    preferences: PREFS,
+    allowedZones: [] as string[],
+    region: "ap-southeast-1",
+    bootDigest: "new",
+  };
+  const running = (bootDigest?: string) => ({
+    instanceType: PREFS[0] as string,
+    zone: "ap-southeast-1c",
+    ...(bootDigest !== undefined && { bootDigest }),
   });
-  it("walks the preferences when nothing runs yet, and fails the same way", () => {
-    expect(() => keepOrChoosePlacement(undefined, PREFS, [], [], "ap-southeast-1")).toThrow(
+
+  it("keeps a running instance with the same boot inputs where it is, whatever the stock says", () => {
+    expect(planPlacement({ ...base, running: running("new"), offers: [] })).toEqual({
+      instanceType: PREFS[0],
+      zone: "ap-southeast-1c",
+      action: "keep",
+    });
+    // An instance from before the digest tag: a replacement cannot be foreseen, so keep.
+    expect(planPlacement({ ...base, running: running(), offers: [] }).action).toBe("keep");
+  });
+
+  it("walks the preferences when nothing runs, and fails the same way", () => {
+    expect(() => planPlacement({ ...base, running: undefined, offers: [] })).toThrow(
       PlacementError,
     );
     expect(
-      keepOrChoosePlacement(
-        undefined,
-        PREFS,
-        [],
-        [offer(PREFS[2] as string, ["ap-southeast-1b"])],
-        "ap-southeast-1",
-      ),
-    ).toEqual({ instanceType: PREFS[2], zone: "ap-southeast-1b" });
+      planPlacement({
+        ...base,
+        running: undefined,
+        offers: [offer(PREFS[2] as string, ["ap-southeast-1b"])],
+      }),
+    ).toEqual({ instanceType: PREFS[2], zone: "ap-southeast-1b", action: "create" });
+  });
+
+  it("replaces in place when the boot inputs changed and the type is still in stock there", () => {
+    const plan = planPlacement({
+      ...base,
+      running: running("old"),
+      offers: [offer(PREFS[0] as string, ["ap-southeast-1a", "ap-southeast-1c"])],
+    });
+    expect(plan).toMatchObject({
+      instanceType: PREFS[0],
+      zone: "ap-southeast-1c",
+      action: "replace",
+    });
+  });
+
+  it("moves a replacement to the first preference in stock when its type sold out there", () => {
+    const plan = planPlacement({
+      ...base,
+      running: running("old"),
+      offers: [
+        offer(PREFS[0] as string, ["ap-southeast-1a"]),
+        offer(PREFS[1] as string, ["ap-southeast-1c"]),
+      ],
+    });
+    expect(plan).toMatchObject({
+      instanceType: PREFS[0],
+      zone: "ap-southeast-1a",
+      action: "replace-and-move",
+    });
+    expect(plan.note).toMatch(/ecs\.gn7i-c8g1\.2xlarge in ap-southeast-1c is sold out/);
+  });
+
+  it("moves a replacement off a type or zone the config no longer allows", () => {
+    const plan = planPlacement({
+      ...base,
+      allowedZones: ["ap-southeast-1a"],
+      running: running("old"),
+      offers: [offer(PREFS[0] as string, ["ap-southeast-1a", "ap-southeast-1c"])],
+    });
+    expect(plan).toMatchObject({ zone: "ap-southeast-1a", action: "replace-and-move" });
+    expect(plan.note).toMatch(/no longer allowed/);
+  });
+
+  it("refuses, before anything is deleted, a replacement that nothing in stock could take", () => {
+    expect(() => planPlacement({ ...base, running: running("old"), offers: [] })).toThrow(
+      /must be replaced, but ecs\.gn7i-c8g1\.2xlarge in ap-southeast-1c is no longer available and nothing else is in stock; nothing was changed/,
+    );
   });
 });
