@@ -1,0 +1,255 @@
+/**
+ * What the cloud holds for wan-vace, found by tags (infra/common/naming.ts standardTags: project,
+ * stack, owner, expires-at), and how to delete it. Used by `vace e2e`/`down` (nothing may remain
+ * tagged with the stack) and by `vace reap` (expired resources no stack owns).
+ *
+ * RAM roles and policies carry no tags. A stack's are named like its OOS boot parameter
+ * (`<prefix>-<uid>-boot` → `<prefix>-<uid>-instance`), so they are found from that tagged
+ * parameter and inherit its tags; nothing untagged is ever matched on its own.
+ */
+import { PROJECT } from "../../infra/config";
+import type { RpcClient } from "./rpc";
+
+/** Deletion order: each kind may depend on the ones after it, never before. */
+export const DELETE_ORDER = [
+  "eip-association",
+  "eip",
+  "instance",
+  "security-group",
+  "vswitch",
+  "vpc",
+  "ram-policy",
+  "ram-role",
+  "oos-parameter",
+] as const;
+export type Kind = (typeof DELETE_ORDER)[number];
+
+export interface CloudResource {
+  kind: Kind;
+  id: string;
+  tags: Record<string, string>;
+  /** eip-association: the instance the EIP is bound to; ram-policy: the role it is attached to. */
+  attachedTo?: string;
+  /** instance: cloud timestamps and state, for spend and status. */
+  instance?: { status: string; stoppedMode?: string; creationTime?: string; instanceType?: string };
+}
+
+export const describe = (r: CloudResource) =>
+  `${r.kind} ${r.id}${r.attachedTo ? ` (on ${r.attachedTo})` : ""}${r.tags.stack ? ` [stack ${r.tags.stack}]` : ""}`;
+
+type TagList = { Tag?: Array<{ TagKey?: string; TagValue?: string; Key?: string; Value?: string }> };
+
+/** ECS lists tags as TagKey/TagValue, VPC as Key/Value. */
+function tagMap(tags: TagList | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const t of tags?.Tag ?? []) {
+    const k = t.TagKey ?? t.Key;
+    if (k !== undefined) out[k] = t.TagValue ?? t.Value ?? "";
+  }
+  return out;
+}
+
+function tagParams(filter: Record<string, string>): Record<string, string> {
+  const p: Record<string, string> = {};
+  Object.entries(filter).forEach(([k, v], i) => {
+    p[`Tag.${i + 1}.Key`] = k;
+    p[`Tag.${i + 1}.Value`] = v;
+  });
+  return p;
+}
+
+const PAGE = 50;
+
+/** Every page of a PageNumber/PageSize listing. */
+async function pages<T>(fetchPage: (page: number) => Promise<{ items: T[]; total: number }>) {
+  const all: T[] = [];
+  for (let page = 1; ; page++) {
+    const { items, total } = await fetchPage(page);
+    all.push(...items);
+    if (items.length < PAGE || all.length >= total) return all;
+  }
+}
+
+const matches = (tags: Record<string, string>, filter: Record<string, string>) =>
+  Object.entries(filter).every(([k, v]) => tags[k] === v);
+
+/**
+ * Every resource in the client's region tagged with all of `filter` (which always includes
+ * project=wan-vace). Tags are checked again here, so a server that ignored the filter cannot widen it.
+ */
+export async function listTagged(
+  client: RpcClient,
+  extra: Record<string, string> = {},
+): Promise<CloudResource[]> {
+  const filter = { project: PROJECT, ...extra };
+  const region = client.region;
+  const base = { RegionId: region, PageSize: PAGE, ...tagParams(filter) };
+  const out: CloudResource[] = [];
+
+  type Instance = {
+    InstanceId: string;
+    Status: string;
+    StoppedMode?: string;
+    CreationTime?: string;
+    InstanceType?: string;
+    Tags?: TagList;
+  };
+  for (const i of await pages(async (PageNumber) => {
+    const r = await client.call<{ Instances?: { Instance?: Instance[] }; TotalCount?: number }>(
+      "ecs",
+      "DescribeInstances",
+      { ...base, PageNumber },
+    );
+    return { items: r.Instances?.Instance ?? [], total: r.TotalCount ?? 0 };
+  })) {
+    out.push({
+      kind: "instance",
+      id: i.InstanceId,
+      tags: tagMap(i.Tags),
+      instance: {
+        status: i.Status,
+        stoppedMode: i.StoppedMode,
+        creationTime: i.CreationTime,
+        instanceType: i.InstanceType,
+      },
+    });
+  }
+
+  type Eip = { AllocationId: string; InstanceId?: string; Tags?: TagList };
+  for (const e of await pages(async (PageNumber) => {
+    const r = await client.call<{ EipAddresses?: { EipAddress?: Eip[] }; TotalCount?: number }>(
+      "vpc",
+      "DescribeEipAddresses",
+      { ...base, PageNumber },
+    );
+    return { items: r.EipAddresses?.EipAddress ?? [], total: r.TotalCount ?? 0 };
+  })) {
+    const tags = tagMap(e.Tags);
+    if (e.InstanceId) {
+      out.push({ kind: "eip-association", id: e.AllocationId, attachedTo: e.InstanceId, tags });
+    }
+    out.push({ kind: "eip", id: e.AllocationId, tags });
+  }
+
+  const simple: Array<[Kind, "ecs" | "vpc", string, string, string]> = [
+    ["security-group", "ecs", "DescribeSecurityGroups", "SecurityGroups.SecurityGroup", "SecurityGroupId"],
+    ["vswitch", "vpc", "DescribeVSwitches", "VSwitches.VSwitch", "VSwitchId"],
+    ["vpc", "vpc", "DescribeVpcs", "Vpcs.Vpc", "VpcId"],
+  ];
+  for (const [kind, service, action, path, idKey] of simple) {
+    const [outer, inner] = path.split(".") as [string, string];
+    for (const item of await pages(async (PageNumber) => {
+      const r = await client.call<Record<string, unknown>>(service, action, { ...base, PageNumber });
+      const list = (r[outer] as Record<string, unknown> | undefined)?.[inner];
+      return {
+        items: (Array.isArray(list) ? list : []) as Array<Record<string, unknown>>,
+        total: Number(r.TotalCount ?? 0),
+      };
+    })) {
+      out.push({ kind, id: String(item[idKey]), tags: tagMap(item.Tags as TagList) });
+    }
+  }
+
+  // OOS filters by a JSON tag map and pages with NextToken.
+  type Parameter = { Name: string; Tags?: Record<string, string> };
+  let next: string | undefined;
+  do {
+    const r = await client.call<{ Parameters?: Parameter[]; NextToken?: string }>(
+      "oos",
+      "ListSecretParameters",
+      { RegionId: region, MaxResults: PAGE, Tags: JSON.stringify(filter), NextToken: next },
+    );
+    for (const p of r.Parameters ?? []) {
+      const tags = p.Tags ?? {};
+      out.push({ kind: "oos-parameter", id: p.Name, tags });
+      out.push(...(await ramFor(client, p.Name, tags)));
+    }
+    next = r.NextToken || undefined;
+  } while (next);
+
+  return out.filter((r) => matches(r.tags, filter));
+}
+
+/** The RAM role and policy named after a boot parameter, when they exist. */
+async function ramFor(
+  client: RpcClient,
+  parameter: string,
+  tags: Record<string, string>,
+): Promise<CloudResource[]> {
+  if (!parameter.endsWith("-boot")) return [];
+  const name = `${parameter.slice(0, -"-boot".length)}-instance`;
+  const found: CloudResource[] = [];
+  if (await exists(() => client.call("ram", "GetPolicy", { PolicyName: name, PolicyType: "Custom" }))) {
+    found.push({ kind: "ram-policy", id: name, attachedTo: name, tags });
+  }
+  if (await exists(() => client.call("ram", "GetRole", { RoleName: name }))) {
+    found.push({ kind: "ram-role", id: name, tags });
+  }
+  return found;
+}
+
+async function exists(get: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await get();
+    return true;
+  } catch (e) {
+    if ((e as { code?: string }).code?.startsWith("EntityNotExist")) return false;
+    throw e;
+  }
+}
+
+/** Ignores "already gone": a resource deleted by someone else meanwhile is what we wanted. */
+const gone = (e: unknown) => /NotFound|NotExist|InvalidAllocationId\.NotFound/.test(String((e as { code?: string }).code));
+
+/** Deletes one resource with the call its kind needs. */
+export async function deleteResource(client: RpcClient, r: CloudResource): Promise<void> {
+  const region = client.region;
+  const run = async (service: "ecs" | "vpc" | "ram" | "oos", action: string, params: Record<string, string>) => {
+    try {
+      await client.call(service, action, params);
+    } catch (e) {
+      if (!gone(e)) throw e;
+    }
+  };
+  switch (r.kind) {
+    case "eip-association":
+      return run("vpc", "UnassociateEipAddress", {
+        RegionId: region,
+        AllocationId: r.id,
+        InstanceId: r.attachedTo ?? "",
+      });
+    case "eip":
+      return run("vpc", "ReleaseEipAddress", { RegionId: region, AllocationId: r.id });
+    case "instance":
+      return run("ecs", "DeleteInstance", { RegionId: region, InstanceId: r.id, Force: "true" });
+    case "security-group":
+      return run("ecs", "DeleteSecurityGroup", { RegionId: region, SecurityGroupId: r.id });
+    case "vswitch":
+      return run("vpc", "DeleteVSwitch", { RegionId: region, VSwitchId: r.id });
+    case "vpc":
+      return run("vpc", "DeleteVpc", { RegionId: region, VpcId: r.id });
+    case "ram-policy":
+      await run("ram", "DetachPolicyFromRole", {
+        PolicyType: "Custom",
+        PolicyName: r.id,
+        RoleName: r.attachedTo ?? r.id,
+      });
+      return run("ram", "DeletePolicy", { PolicyName: r.id });
+    case "ram-role":
+      return run("ram", "DeleteRole", { RoleName: r.id });
+    case "oos-parameter":
+      return run("oos", "DeleteSecretParameter", { RegionId: region, Name: r.id });
+  }
+}
+
+/** The cloud query teardown runs: everything still tagged with this project and stack. */
+export const taggedWithStack = (client: RpcClient, stack: string) => () =>
+  listTagged(client, { stack });
+
+/** The stack's GPU instance's CreationTime (a cloud timestamp, for spend), if it still exists. */
+export async function instanceCreatedAt(client: RpcClient, stack: string): Promise<Date | undefined> {
+  const found = (await listTagged(client, { stack })).find((r) => r.kind === "instance");
+  const t = found?.instance?.creationTime;
+  // ECS writes minutes without seconds: 2026-12-01T10:00Z.
+  return t ? new Date(t.replace(/T(\d\d:\d\d)Z$/, "T$1:00Z")) : undefined;
+}

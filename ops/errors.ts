@@ -1,0 +1,28 @@
+/**
+ * Exit codes of the lifecycle commands (design.md contract 7): `up`, `status`, `down`, `e2e`, `reap`.
+ * They share their numbers with every other `vace` command; 4 and 5 mean what this table says here.
+ */
+export const LifecycleExit = {
+  /** The smoke verified the video, and everything was torn down (or kept, with --keep). */
+  ok: 0,
+  /** The smoke ran and failed; torn down. */
+  smokeFailed: 1,
+  /** Usage error, or no `pulumi` CLI. */
+  usage: 2,
+  /** Deploy failed; torn down. */
+  deployFailed: 4,
+  /** Teardown failed, or the cloud still holds resources tagged with the stack (each one named). */
+  teardownFailed: 5,
+} as const;
+export type LifecycleExit = (typeof LifecycleExit)[keyof typeof LifecycleExit];
+
+/** A lifecycle failure that ends the command with its exit code and a message for a person. */
+export class LifecycleError extends Error {
+  constructor(
+    readonly exitCode: LifecycleExit,
+    message: string,
+  ) {
+    super(message);
+    this.name = "LifecycleError";
+  }
+}

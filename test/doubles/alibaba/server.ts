@@ -1,0 +1,288 @@
+/**
+ * A loopback fake of the Alibaba Cloud RPC APIs the reaper and teardown checks call (ECS, VPC, RAM,
+ * OOS). Test-only. It checks each request's signature V1 like the real gateway, filters by tags the
+ * way the Describe* calls do (Tag.N.Key/Value; OOS: a JSON Tags map), and refuses deletes whose
+ * dependants still exist, with the error codes Alibaba documents (DependencyViolation,
+ * IncorrectEipStatus, DeleteConflict.Role.Policy), so a wrong order fails as it would for real.
+ * Response shapes follow the API references of DescribeInstances, DescribeEipAddresses,
+ * DescribeSecurityGroups, DescribeVSwitches, DescribeVpcs and ListSecretParameters.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { sign } from "../../../ops/cloud/rpc";
+
+export const FAKE_KEY = { accessKeyId: "LTAI-fake-id", accessKeySecret: "fake-secret-for-tests" };
+
+export type FakeKind =
+  | "instance"
+  | "eip"
+  | "security-group"
+  | "vswitch"
+  | "vpc"
+  | "oos-parameter"
+  | "ram-role"
+  | "ram-policy";
+
+export interface FakeResource {
+  kind: FakeKind;
+  id: string;
+  tags?: Record<string, string>;
+  /** eip: the instance it is associated with; ram-policy: the role it is attached to. */
+  attachedTo?: string;
+  creationTime?: string;
+  status?: string;
+}
+
+export interface FakeFault {
+  action: string;
+  code: string;
+  status?: number;
+  /** How many calls fail (default 1); "always" never runs out. */
+  times?: number | "always";
+}
+
+export interface FakeCloud {
+  /** Endpoint per service: `${url}/${service}`. */
+  endpoint: (service: string) => string;
+  resources: FakeResource[];
+  faults: FakeFault[];
+  /** Every call: `Action id` for mutations, `Action` for reads. */
+  calls: string[];
+  close(): Promise<void>;
+}
+
+const SERVICE_OF: Record<string, string> = {
+  DescribeInstances: "ecs",
+  DeleteInstance: "ecs",
+  DescribeSecurityGroups: "ecs",
+  DeleteSecurityGroup: "ecs",
+  DescribeEipAddresses: "vpc",
+  UnassociateEipAddress: "vpc",
+  ReleaseEipAddress: "vpc",
+  DescribeVSwitches: "vpc",
+  DeleteVSwitch: "vpc",
+  DescribeVpcs: "vpc",
+  DeleteVpc: "vpc",
+  GetRole: "ram",
+  GetPolicy: "ram",
+  DetachPolicyFromRole: "ram",
+  DeletePolicy: "ram",
+  DeleteRole: "ram",
+  ListSecretParameters: "oos",
+  DeleteSecretParameter: "oos",
+};
+
+class ApiError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+export async function startFakeCloud(resources: FakeResource[] = []): Promise<FakeCloud> {
+  const cloud = { resources: [...resources], faults: [] as FakeFault[], calls: [] as string[] };
+
+  const tagFilter = (q: URLSearchParams): Record<string, string> => {
+    const f: Record<string, string> = {};
+    for (let i = 1; q.has(`Tag.${i}.Key`); i++) f[q.get(`Tag.${i}.Key`) ?? ""] = q.get(`Tag.${i}.Value`) ?? "";
+    return f;
+  };
+  const tagged = (kind: FakeKind, filter: Record<string, string>) =>
+    cloud.resources.filter(
+      (r) => r.kind === kind && Object.entries(filter).every(([k, v]) => r.tags?.[k] === v),
+    );
+  const page = <T>(items: T[], q: URLSearchParams) => {
+    const size = Number(q.get("PageSize") ?? 10);
+    const n = Number(q.get("PageNumber") ?? 1);
+    return items.slice((n - 1) * size, n * size);
+  };
+  const ecsTags = (r: FakeResource) => ({
+    Tag: Object.entries(r.tags ?? {}).map(([TagKey, TagValue]) => ({ TagKey, TagValue })),
+  });
+  const vpcTags = (r: FakeResource) => ({
+    Tag: Object.entries(r.tags ?? {}).map(([Key, Value]) => ({ Key, Value })),
+  });
+  const find = (kind: FakeKind, id: string | null) => {
+    const r = cloud.resources.find((x) => x.kind === kind && x.id === id);
+    if (!r) throw new ApiError(`InvalidId.NotFound`, `${kind} ${id} does not exist`, 404);
+    return r;
+  };
+  const remove = (r: FakeResource) => {
+    cloud.resources = cloud.resources.filter((x) => x !== r);
+  };
+  const blocked = (when: boolean, code: string, message: string) => {
+    if (when) throw new ApiError(code, message);
+  };
+
+  function handle(action: string, q: URLSearchParams): Record<string, unknown> {
+    const filter = tagFilter(q);
+    switch (action) {
+      case "DescribeInstances": {
+        const all = tagged("instance", filter);
+        return {
+          TotalCount: all.length,
+          Instances: {
+            Instance: page(all, q).map((r) => ({
+              InstanceId: r.id,
+              Status: r.status ?? "Running",
+              StoppedMode: r.status === "Stopped" ? "StopCharging" : "Not-applicable",
+              CreationTime: r.creationTime ?? "2026-12-01T10:00Z",
+              InstanceType: "ecs.gn7i-c8g1.2xlarge",
+              Tags: ecsTags(r),
+            })),
+          },
+        };
+      }
+      case "DescribeEipAddresses": {
+        const all = tagged("eip", filter);
+        return {
+          TotalCount: all.length,
+          EipAddresses: {
+            EipAddress: page(all, q).map((r) => ({
+              AllocationId: r.id,
+              InstanceId: r.attachedTo ?? "",
+              Status: r.attachedTo ? "InUse" : "Available",
+              Tags: vpcTags(r),
+            })),
+          },
+        };
+      }
+      case "DescribeSecurityGroups": {
+        const all = tagged("security-group", filter);
+        return {
+          TotalCount: all.length,
+          SecurityGroups: { SecurityGroup: page(all, q).map((r) => ({ SecurityGroupId: r.id, Tags: ecsTags(r) })) },
+        };
+      }
+      case "DescribeVSwitches": {
+        const all = tagged("vswitch", filter);
+        return {
+          TotalCount: all.length,
+          VSwitches: { VSwitch: page(all, q).map((r) => ({ VSwitchId: r.id, Tags: vpcTags(r) })) },
+        };
+      }
+      case "DescribeVpcs": {
+        const all = tagged("vpc", filter);
+        return { TotalCount: all.length, Vpcs: { Vpc: page(all, q).map((r) => ({ VpcId: r.id, Tags: vpcTags(r) })) } };
+      }
+      case "ListSecretParameters": {
+        const f = JSON.parse(q.get("Tags") ?? "{}") as Record<string, string>;
+        return { Parameters: tagged("oos-parameter", f).map((r) => ({ Name: r.id, Tags: r.tags ?? {} })), NextToken: "" };
+      }
+      case "GetRole":
+        if (!cloud.resources.some((r) => r.kind === "ram-role" && r.id === q.get("RoleName")))
+          throw new ApiError("EntityNotExist.Role", "The role does not exist", 404);
+        return { Role: { RoleName: q.get("RoleName") } };
+      case "GetPolicy":
+        if (!cloud.resources.some((r) => r.kind === "ram-policy" && r.id === q.get("PolicyName")))
+          throw new ApiError("EntityNotExist.Policy", "The policy does not exist", 404);
+        return { Policy: { PolicyName: q.get("PolicyName") } };
+      case "UnassociateEipAddress": {
+        const r = find("eip", q.get("AllocationId"));
+        if (r.attachedTo !== q.get("InstanceId")) throw new ApiError("IncorrectInstanceStatus", "not associated");
+        r.attachedTo = undefined;
+        return {};
+      }
+      case "ReleaseEipAddress": {
+        const r = find("eip", q.get("AllocationId"));
+        blocked(r.attachedTo !== undefined, "IncorrectEipStatus", "The EIP is still associated");
+        remove(r);
+        return {};
+      }
+      case "DeleteInstance": {
+        const r = find("instance", q.get("InstanceId"));
+        remove(r);
+        return {};
+      }
+      case "DeleteSecurityGroup":
+        blocked(cloud.resources.some((x) => x.kind === "instance"), "DependencyViolation", "instances still use it");
+        remove(find("security-group", q.get("SecurityGroupId")));
+        return {};
+      case "DeleteVSwitch":
+        blocked(cloud.resources.some((x) => x.kind === "instance"), "DependencyViolation", "instances still in it");
+        remove(find("vswitch", q.get("VSwitchId")));
+        return {};
+      case "DeleteVpc":
+        blocked(
+          cloud.resources.some((x) => x.kind === "vswitch" || x.kind === "security-group"),
+          "DependencyViolation.VSwitch",
+          "the VPC still holds vSwitches or security groups",
+        );
+        remove(find("vpc", q.get("VpcId")));
+        return {};
+      case "DetachPolicyFromRole": {
+        const r = find("ram-policy", q.get("PolicyName"));
+        r.attachedTo = undefined;
+        return {};
+      }
+      case "DeletePolicy": {
+        const r = find("ram-policy", q.get("PolicyName"));
+        blocked(r.attachedTo !== undefined, "DeleteConflict.Policy.Role", "the policy is attached to a role");
+        remove(r);
+        return {};
+      }
+      case "DeleteRole":
+        blocked(
+          cloud.resources.some((x) => x.kind === "ram-policy" && x.attachedTo === q.get("RoleName")),
+          "DeleteConflict.Role.Policy",
+          "the role still has policies attached",
+        );
+        remove(find("ram-role", q.get("RoleName")));
+        return {};
+      case "DeleteSecretParameter":
+        remove(find("oos-parameter", q.get("Name")));
+        return {};
+      default:
+        throw new ApiError("InvalidAction.NotFound", `unknown action ${action}`, 404);
+    }
+  }
+
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    const q = url.searchParams;
+    const action = q.get("Action") ?? "";
+    const send = (status: number, body: Record<string, unknown>) => {
+      res.writeHead(status, { "content-type": "application/json" });
+      res.end(JSON.stringify({ RequestId: `req-${cloud.calls.length}`, ...body }));
+    };
+    try {
+      const service = url.pathname.replace(/^\/|\/$/g, "");
+      if (SERVICE_OF[action] !== service)
+        throw new ApiError("InvalidAction.NotFound", `${action} is not a ${service} action`, 404);
+      const params: Record<string, string> = {};
+      for (const [k, v] of q) if (k !== "Signature") params[k] = v;
+      if (params.AccessKeyId !== FAKE_KEY.accessKeyId) throw new ApiError("InvalidAccessKeyId.NotFound", "unknown key", 404);
+      if (q.get("Signature") !== sign("GET", params, FAKE_KEY.accessKeySecret))
+        throw new ApiError("SignatureDoesNotMatch", "signature mismatch", 400);
+      const id = q.get("InstanceId") ?? q.get("AllocationId") ?? q.get("SecurityGroupId") ?? q.get("VSwitchId") ?? q.get("VpcId") ?? q.get("PolicyName") ?? q.get("RoleName") ?? q.get("Name");
+      cloud.calls.push(/^(Describe|List|Get)/.test(action) ? action : `${action} ${id}`);
+      const fault = cloud.faults.find((f) => f.action === action && f.times !== 0);
+      if (fault) {
+        if (typeof fault.times === "number") fault.times--;
+        else if (fault.times === undefined) fault.times = 0;
+        throw new ApiError(fault.code, "injected fault", fault.status ?? 503);
+      }
+      send(200, handle(action, q));
+    } catch (e) {
+      const err = e instanceof ApiError ? e : new ApiError("InternalError", String(e), 500);
+      send(err.status, { Code: err.code, Message: err.message });
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: (service) => `http://127.0.0.1:${port}/${service}`,
+    get resources() {
+      return cloud.resources;
+    },
+    set resources(v) {
+      cloud.resources = v;
+    },
+    faults: cloud.faults,
+    calls: cloud.calls,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
