@@ -79,11 +79,23 @@ export async function teardown(stack: Destroyable, opts: TeardownOptions): Promi
   return { ok: remaining.length === 0, remaining, destroyedAt, attempts: attempt };
 }
 
-/** The first meaningful line of an error (the SDK's CommandError carries the whole CLI output). */
+/**
+ * The most telling line of an error. The SDK's CommandError carries the CLI's whole output; the
+ * resource's own error (`… error: [ERROR] OperationDenied.NoStock …`) beats the summary line
+ * (`error: update failed`).
+ */
 export function firstLine(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
-  const lines = text.split("\n").map((l) => l.trim());
-  const err = lines.find((l) => /\berror: /.test(l));
-  if (err !== undefined) return err.slice(err.search(/\berror: /));
-  return lines.find(Boolean) ?? text;
+  const errors = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => /\berror: /.test(l))
+    .map((l) => l.slice(l.search(/\berror: /)));
+  const generic = /^error: (update|destroy|refresh|preview) (failed|canceled)$/;
+  return (
+    errors.find((l) => !generic.test(l)) ??
+    errors[0] ??
+    text.split("\n").find((l) => l.trim()) ??
+    text
+  );
 }
