@@ -16,8 +16,15 @@ afterEach(async () => {
   await cloud.close();
 });
 
-const passing = async (): Promise<SmokeOutcome> => ({ ok: true, summary: "video verified", egressBytes: 2e6 });
-const failing = async (): Promise<SmokeOutcome> => ({ ok: false, summary: "verify: codec hevc, expected h264" });
+const passing = async (): Promise<SmokeOutcome> => ({
+  ok: true,
+  summary: "video verified",
+  egressBytes: 2e6,
+});
+const failing = async (): Promise<SmokeOutcome> => ({
+  ok: false,
+  summary: "verify: codec hevc, expected h264",
+});
 
 async function e2e(smoke = passing, signal = new AbortController().signal) {
   const log: string[] = [];
@@ -27,7 +34,11 @@ async function e2e(smoke = passing, signal = new AbortController().signal) {
     endpoint: cloud.endpoint,
     retryDelayMs: 1,
   });
-  const stack = await StackDriver.open("ci-1", { workDir: fake.workDir(), write: () => {} }, { create: true });
+  const stack = await StackDriver.open(
+    "ci-1",
+    { workDir: fake.workDir(), write: () => {} },
+    { create: true },
+  );
   const result = await runE2e({
     stack,
     target: "ecs",
@@ -65,11 +76,16 @@ describe("vace e2e over the Automation API (fake pulumi on PATH)", () => {
     ]);
     // The real CLI contract: non-interactive, --stack on every stack command, the project folder as cwd.
     const up = fake.calls().find((c) => c.command === "up");
-    expect(up?.argv).toEqual(expect.arrayContaining(["--yes", "--skip-preview", "--stack", "ci-1", "--non-interactive"]));
+    expect(up?.argv).toEqual(
+      expect.arrayContaining(["--yes", "--skip-preview", "--stack", "ci-1", "--non-interactive"]),
+    );
     expect(up?.cwd).toBe(fake.workDir());
     expect(up?.env.PULUMI_AUTOMATION_API).toBe("true");
     expect(fake.stacks()).toEqual({});
-    expect(result.spend).toMatchObject({ instanceType: "ecs.gn7i-c8g1.2xlarge", pricePerHour: 1.8 });
+    expect(result.spend).toMatchObject({
+      instanceType: "ecs.gn7i-c8g1.2xlarge",
+      pricePerHour: 1.8,
+    });
     expect(result.spend.billedMinutes).toBeGreaterThanOrEqual(0);
   });
 
@@ -116,9 +132,13 @@ describe("vace e2e over the Automation API (fake pulumi on PATH)", () => {
     expect(result.exitCode).toBe(LifecycleExit.teardownFailed);
     expect(fake.commands().filter((c) => c.startsWith("destroy"))).toHaveLength(3);
     expect(result.teardown?.remaining).toEqual(
-      expect.arrayContaining([expect.stringMatching(/alicloud:ecs\/eipAddress:EipAddress::vace-eip$/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/alicloud:ecs\/eipAddress:EipAddress::vace-eip$/),
+      ]),
     );
-    expect(log.join("\n")).toMatch(/LEFT: in the stack's state: urn:pulumi:ci-1::wan-vace::.*vace-eip/);
+    expect(log.join("\n")).toMatch(
+      /LEFT: in the stack's state: urn:pulumi:ci-1::wan-vace::.*vace-eip/,
+    );
     expect(fake.commands()).not.toContain("stack rm");
     expect(Object.keys(fake.stacks())).toEqual(["ci-1"]);
   });
@@ -144,7 +164,8 @@ describe("vace e2e over the Automation API (fake pulumi on PATH)", () => {
     const hanging = (async () => {
       const { existsSync } = await import("node:fs");
       const { join } = await import("node:path");
-      while (!existsSync(join(fake.stateDir(), "hanging"))) await new Promise((r) => setTimeout(r, 50));
+      while (!existsSync(join(fake.stateDir(), "hanging")))
+        await new Promise((r) => setTimeout(r, 50));
       controller.abort();
     })();
     const { result } = await e2e(passing, controller.signal);

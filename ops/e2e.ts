@@ -2,10 +2,17 @@
  * `vace e2e`: up → smoke → destroy, with the destroy in `finally`. An interrupt (SIGINT/SIGTERM,
  * passed in as `signal`) cancels the running update, then destroys. Exit codes: design.md contract 7.
  */
-import type { Outputs } from "./pulumi/driver";
+
 import { LifecycleExit } from "./errors";
+import type { Outputs } from "./pulumi/driver";
 import { computeSpend, type Spend } from "./spend";
-import { type CloudCheck, type Destroyable, firstLine, teardown, type TeardownResult } from "./teardown";
+import {
+  type CloudCheck,
+  type Destroyable,
+  firstLine,
+  type TeardownResult,
+  teardown,
+} from "./teardown";
 
 export interface E2eStack extends Destroyable {
   up(signal?: AbortSignal): Promise<Outputs>;

@@ -61,7 +61,9 @@ export function priceFor(
       priceSource: `pricing API (stack output hourlyPrice; currency is the account's, assumed ${apiCurrency}: set VACE_BILLING_CURRENCY)`,
     };
   }
-  const row = PRICE_TABLE.find((p) => p.instanceType === instanceType && p.regions.includes(region));
+  const row = PRICE_TABLE.find(
+    (p) => p.instanceType === instanceType && p.regions.includes(region),
+  );
   if (row) {
     return {
       pricePerHour: row.pricePerHour,

@@ -43,7 +43,9 @@ export async function teardown(stack: Destroyable, opts: TeardownOptions): Promi
   while (attempt < attempts && destroyedAt === undefined) {
     attempt++;
     const refresh = attempt > 1;
-    opts.log(`destroy ${stack.name} (attempt ${attempt}/${attempts}${refresh ? ", with refresh" : ""})`);
+    opts.log(
+      `destroy ${stack.name} (attempt ${attempt}/${attempts}${refresh ? ", with refresh" : ""})`,
+    );
     try {
       await stack.destroy(refresh);
       destroyedAt = now();
@@ -72,7 +74,9 @@ export async function teardown(stack: Destroyable, opts: TeardownOptions): Promi
 
   if (remaining.length === 0) {
     await stack.remove();
-    opts.log(`stack ${stack.name}: nothing left (state empty, no tagged resource in the cloud); removed`);
+    opts.log(
+      `stack ${stack.name}: nothing left (state empty, no tagged resource in the cloud); removed`,
+    );
   } else {
     for (const r of remaining) opts.log(`LEFT: ${r}`);
   }

@@ -37,7 +37,9 @@ export interface CloudResource {
 export const describe = (r: CloudResource) =>
   `${r.kind} ${r.id}${r.attachedTo ? ` (on ${r.attachedTo})` : ""}${r.tags.stack ? ` [stack ${r.tags.stack}]` : ""}`;
 
-type TagList = { Tag?: Array<{ TagKey?: string; TagValue?: string; Key?: string; Value?: string }> };
+type TagList = {
+  Tag?: Array<{ TagKey?: string; TagValue?: string; Key?: string; Value?: string }>;
+};
 
 /** ECS lists tags as TagKey/TagValue, VPC as Key/Value. */
 function tagMap(tags: TagList | undefined): Record<string, string> {
@@ -132,14 +134,23 @@ export async function listTagged(
   }
 
   const simple: Array<[Kind, "ecs" | "vpc", string, string, string]> = [
-    ["security-group", "ecs", "DescribeSecurityGroups", "SecurityGroups.SecurityGroup", "SecurityGroupId"],
+    [
+      "security-group",
+      "ecs",
+      "DescribeSecurityGroups",
+      "SecurityGroups.SecurityGroup",
+      "SecurityGroupId",
+    ],
     ["vswitch", "vpc", "DescribeVSwitches", "VSwitches.VSwitch", "VSwitchId"],
     ["vpc", "vpc", "DescribeVpcs", "Vpcs.Vpc", "VpcId"],
   ];
   for (const [kind, service, action, path, idKey] of simple) {
     const [outer, inner] = path.split(".") as [string, string];
     for (const item of await pages(async (PageNumber) => {
-      const r = await client.call<Record<string, unknown>>(service, action, { ...base, PageNumber });
+      const r = await client.call<Record<string, unknown>>(service, action, {
+        ...base,
+        PageNumber,
+      });
       const list = (r[outer] as Record<string, unknown> | undefined)?.[inner];
       return {
         items: (Array.isArray(list) ? list : []) as Array<Record<string, unknown>>,
@@ -179,7 +190,9 @@ async function ramFor(
   if (!parameter.endsWith("-boot")) return [];
   const name = `${parameter.slice(0, -"-boot".length)}-instance`;
   const found: CloudResource[] = [];
-  if (await exists(() => client.call("ram", "GetPolicy", { PolicyName: name, PolicyType: "Custom" }))) {
+  if (
+    await exists(() => client.call("ram", "GetPolicy", { PolicyName: name, PolicyType: "Custom" }))
+  ) {
     found.push({ kind: "ram-policy", id: name, attachedTo: name, tags });
   }
   if (await exists(() => client.call("ram", "GetRole", { RoleName: name }))) {
@@ -199,12 +212,17 @@ async function exists(get: () => Promise<unknown>): Promise<boolean> {
 }
 
 /** Ignores "already gone": a resource deleted by someone else meanwhile is what we wanted. */
-const gone = (e: unknown) => /NotFound|NotExist|InvalidAllocationId\.NotFound/.test(String((e as { code?: string }).code));
+const gone = (e: unknown) =>
+  /NotFound|NotExist|InvalidAllocationId\.NotFound/.test(String((e as { code?: string }).code));
 
 /** Deletes one resource with the call its kind needs. */
 export async function deleteResource(client: RpcClient, r: CloudResource): Promise<void> {
   const region = client.region;
-  const run = async (service: "ecs" | "vpc" | "ram" | "oos", action: string, params: Record<string, string>) => {
+  const run = async (
+    service: "ecs" | "vpc" | "ram" | "oos",
+    action: string,
+    params: Record<string, string>,
+  ) => {
     try {
       await client.call(service, action, params);
     } catch (e) {
@@ -247,7 +265,10 @@ export const taggedWithStack = (client: RpcClient, stack: string) => () =>
   listTagged(client, { stack });
 
 /** The stack's GPU instance's CreationTime (a cloud timestamp, for spend), if it still exists. */
-export async function instanceCreatedAt(client: RpcClient, stack: string): Promise<Date | undefined> {
+export async function instanceCreatedAt(
+  client: RpcClient,
+  stack: string,
+): Promise<Date | undefined> {
   const found = (await listTagged(client, { stack })).find((r) => r.kind === "instance");
   const t = found?.instance?.creationTime;
   // ECS writes minutes without seconds: 2026-12-01T10:00Z.

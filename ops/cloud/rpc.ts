@@ -20,7 +20,9 @@ const VERSIONS: Record<Service, string> = {
 
 /** Public endpoints; RAM is global. */
 export function defaultEndpoint(service: Service, region: string): string {
-  return service === "ram" ? "https://ram.aliyuncs.com" : `https://${service}.${region}.aliyuncs.com`;
+  return service === "ram"
+    ? "https://ram.aliyuncs.com"
+    : `https://${service}.${region}.aliyuncs.com`;
 }
 
 export interface Credentials {

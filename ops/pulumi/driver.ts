@@ -90,7 +90,11 @@ export class StackDriver {
     private readonly opts: DriverOptions,
   ) {}
 
-  static async open(name: string, opts: DriverOptions, open: OpenOptions = {}): Promise<StackDriver> {
+  static async open(
+    name: string,
+    opts: DriverOptions,
+    open: OpenOptions = {},
+  ): Promise<StackDriver> {
     const ws = await openWorkspace(opts);
     const exists = (await ws.listStacks()).some((s) => s.name === name);
     if (!exists) {
@@ -188,7 +192,10 @@ async function seedStackFile(workDir: string, name: string, configFile?: string)
       return;
     }
     await copyFile(configFile, target).catch((e: Error) => {
-      throw new LifecycleError(LifecycleExit.usage, `cannot read --config ${configFile}: ${e.message}`);
+      throw new LifecycleError(
+        LifecycleExit.usage,
+        `cannot read --config ${configFile}: ${e.message}`,
+      );
     });
     return;
   }
@@ -200,7 +207,10 @@ async function assertSameConfig(workDir: string, name: string, configFile: strin
   const target = join(workDir, `Pulumi.${name}.yaml`);
   const [given, existing] = await Promise.all([
     readFile(configFile, "utf8").catch((e: Error) => {
-      throw new LifecycleError(LifecycleExit.usage, `cannot read --config ${configFile}: ${e.message}`);
+      throw new LifecycleError(
+        LifecycleExit.usage,
+        `cannot read --config ${configFile}: ${e.message}`,
+      );
     }),
     readFile(target, "utf8").catch(() => undefined),
   ]);

@@ -87,7 +87,8 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
 
   const tagFilter = (q: URLSearchParams): Record<string, string> => {
     const f: Record<string, string> = {};
-    for (let i = 1; q.has(`Tag.${i}.Key`); i++) f[q.get(`Tag.${i}.Key`) ?? ""] = q.get(`Tag.${i}.Value`) ?? "";
+    for (let i = 1; q.has(`Tag.${i}.Key`); i++)
+      f[q.get(`Tag.${i}.Key`) ?? ""] = q.get(`Tag.${i}.Value`) ?? "";
     return f;
   };
   const tagged = (kind: FakeKind, filter: Record<string, string>) =>
@@ -154,7 +155,9 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
         const all = tagged("security-group", filter);
         return {
           TotalCount: all.length,
-          SecurityGroups: { SecurityGroup: page(all, q).map((r) => ({ SecurityGroupId: r.id, Tags: ecsTags(r) })) },
+          SecurityGroups: {
+            SecurityGroup: page(all, q).map((r) => ({ SecurityGroupId: r.id, Tags: ecsTags(r) })),
+          },
         };
       }
       case "DescribeVSwitches": {
@@ -166,11 +169,17 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
       }
       case "DescribeVpcs": {
         const all = tagged("vpc", filter);
-        return { TotalCount: all.length, Vpcs: { Vpc: page(all, q).map((r) => ({ VpcId: r.id, Tags: vpcTags(r) })) } };
+        return {
+          TotalCount: all.length,
+          Vpcs: { Vpc: page(all, q).map((r) => ({ VpcId: r.id, Tags: vpcTags(r) })) },
+        };
       }
       case "ListSecretParameters": {
         const f = JSON.parse(q.get("Tags") ?? "{}") as Record<string, string>;
-        return { Parameters: tagged("oos-parameter", f).map((r) => ({ Name: r.id, Tags: r.tags ?? {} })), NextToken: "" };
+        return {
+          Parameters: tagged("oos-parameter", f).map((r) => ({ Name: r.id, Tags: r.tags ?? {} })),
+          NextToken: "",
+        };
       }
       case "GetRole":
         if (!cloud.resources.some((r) => r.kind === "ram-role" && r.id === q.get("RoleName")))
@@ -182,7 +191,8 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
         return { Policy: { PolicyName: q.get("PolicyName") } };
       case "UnassociateEipAddress": {
         const r = find("eip", q.get("AllocationId"));
-        if (r.attachedTo !== q.get("InstanceId")) throw new ApiError("IncorrectInstanceStatus", "not associated");
+        if (r.attachedTo !== q.get("InstanceId"))
+          throw new ApiError("IncorrectInstanceStatus", "not associated");
         r.attachedTo = undefined;
         return {};
       }
@@ -198,11 +208,19 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
         return {};
       }
       case "DeleteSecurityGroup":
-        blocked(cloud.resources.some((x) => x.kind === "instance"), "DependencyViolation", "instances still use it");
+        blocked(
+          cloud.resources.some((x) => x.kind === "instance"),
+          "DependencyViolation",
+          "instances still use it",
+        );
         remove(find("security-group", q.get("SecurityGroupId")));
         return {};
       case "DeleteVSwitch":
-        blocked(cloud.resources.some((x) => x.kind === "instance"), "DependencyViolation", "instances still in it");
+        blocked(
+          cloud.resources.some((x) => x.kind === "instance"),
+          "DependencyViolation",
+          "instances still in it",
+        );
         remove(find("vswitch", q.get("VSwitchId")));
         return {};
       case "DeleteVpc":
@@ -220,13 +238,19 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
       }
       case "DeletePolicy": {
         const r = find("ram-policy", q.get("PolicyName"));
-        blocked(r.attachedTo !== undefined, "DeleteConflict.Policy.Role", "the policy is attached to a role");
+        blocked(
+          r.attachedTo !== undefined,
+          "DeleteConflict.Policy.Role",
+          "the policy is attached to a role",
+        );
         remove(r);
         return {};
       }
       case "DeleteRole":
         blocked(
-          cloud.resources.some((x) => x.kind === "ram-policy" && x.attachedTo === q.get("RoleName")),
+          cloud.resources.some(
+            (x) => x.kind === "ram-policy" && x.attachedTo === q.get("RoleName"),
+          ),
           "DeleteConflict.Role.Policy",
           "the role still has policies attached",
         );
@@ -254,10 +278,19 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
         throw new ApiError("InvalidAction.NotFound", `${action} is not a ${service} action`, 404);
       const params: Record<string, string> = {};
       for (const [k, v] of q) if (k !== "Signature") params[k] = v;
-      if (params.AccessKeyId !== FAKE_KEY.accessKeyId) throw new ApiError("InvalidAccessKeyId.NotFound", "unknown key", 404);
+      if (params.AccessKeyId !== FAKE_KEY.accessKeyId)
+        throw new ApiError("InvalidAccessKeyId.NotFound", "unknown key", 404);
       if (q.get("Signature") !== sign("GET", params, FAKE_KEY.accessKeySecret))
         throw new ApiError("SignatureDoesNotMatch", "signature mismatch", 400);
-      const id = q.get("InstanceId") ?? q.get("AllocationId") ?? q.get("SecurityGroupId") ?? q.get("VSwitchId") ?? q.get("VpcId") ?? q.get("PolicyName") ?? q.get("RoleName") ?? q.get("Name");
+      const id =
+        q.get("AllocationId") ??
+        q.get("InstanceId") ??
+        q.get("SecurityGroupId") ??
+        q.get("VSwitchId") ??
+        q.get("VpcId") ??
+        q.get("PolicyName") ??
+        q.get("RoleName") ??
+        q.get("Name");
       cloud.calls.push(/^(Describe|List|Get)/.test(action) ? action : `${action} ${id}`);
       const fault = cloud.faults.find((f) => f.action === action && f.times !== 0);
       if (fault) {

@@ -2,7 +2,14 @@
  * Test-only: puts the fake `pulumi` (./pulumi, next to this file) first on PATH for one test file,
  * in a throw-away project folder holding this project's Pulumi.yaml and example stack file.
  */
-import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  copyFileSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { afterAll, afterEach, beforeEach } from "vitest";
@@ -45,7 +52,8 @@ export function useFakePulumi() {
   beforeEach(() => {
     state = mkdtempSync(join(tmpdir(), "fake-pulumi-state-"));
     workDir = mkdtempSync(join(tmpdir(), "fake-pulumi-project-"));
-    for (const f of ["Pulumi.yaml", "Pulumi.dev.yaml"]) copyFileSync(join(ROOT, f), join(workDir, f));
+    for (const f of ["Pulumi.yaml", "Pulumi.dev.yaml"])
+      copyFileSync(join(ROOT, f), join(workDir, f));
     process.env.FAKE_PULUMI_STATE = state;
     process.env.PATH = `${__dirname}${delimiter}${saved.PATH}`;
   });
@@ -62,7 +70,10 @@ export function useFakePulumi() {
     workDir: () => workDir,
     stateDir: () => state,
     script(s: FakeScript) {
-      writeFileSync(join(state, "script.json"), JSON.stringify({ outputs: DEPLOYED_OUTPUTS, ...s }));
+      writeFileSync(
+        join(state, "script.json"),
+        JSON.stringify({ outputs: DEPLOYED_OUTPUTS, ...s }),
+      );
     },
     calls(): FakeCall[] {
       appendFileSync(join(state, "calls.jsonl"), "");
@@ -73,7 +84,9 @@ export function useFakePulumi() {
     },
     /** The commands run, in order, e.g. ["version", "stack ls", "stack init", …]. */
     commands(): string[] {
-      return this.calls().map((c) => (c.argv.includes("--refresh") ? `${c.command} --refresh` : c.command));
+      return this.calls().map((c) =>
+        c.argv.includes("--refresh") ? `${c.command} --refresh` : c.command,
+      );
     },
     stacks(): Record<string, { resources: string[] }> {
       try {

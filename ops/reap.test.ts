@@ -1,0 +1,265 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  FAKE_KEY,
+  type FakeCloud,
+  type FakeResource,
+  startFakeCloud,
+} from "../test/doubles/alibaba/server";
+import { DEPLOYED_OUTPUTS, useFakePulumi } from "../test/doubles/pulumi";
+import { RpcClient } from "./cloud/rpc";
+import { StackDriver } from "./pulumi/driver";
+import { planLost, reap } from "./reap";
+
+const NOW = new Date("2026-12-02T12:00:00Z");
+const PAST = "2026-12-02T08:00:00Z";
+const FUTURE = "2026-12-02T20:00:00Z";
+const tags = (stack: string, expiresAt: string, project = "wan-vace") => ({
+  project,
+  stack,
+  owner: "platform-team",
+  "expires-at": expiresAt,
+});
+
+/** A stack whose state was lost: every resource it made, still in the cloud, expired. */
+const lost = (): FakeResource[] => {
+  const t = tags("ci-old", PAST);
+  return [
+    { kind: "vpc", id: "vpc-old", tags: t },
+    { kind: "vswitch", id: "vsw-old", tags: t },
+    { kind: "security-group", id: "sg-old", tags: t },
+    { kind: "instance", id: "i-old", tags: t },
+    { kind: "eip", id: "eip-old", tags: t, attachedTo: "i-old" },
+    { kind: "oos-parameter", id: "vace-ci-old-ab12cd-boot", tags: t },
+    { kind: "ram-role", id: "vace-ci-old-ab12cd-instance" },
+    {
+      kind: "ram-policy",
+      id: "vace-ci-old-ab12cd-instance",
+      attachedTo: "vace-ci-old-ab12cd-instance",
+    },
+  ];
+};
+const others = (): FakeResource[] => [
+  { kind: "vpc", id: "vpc-unexpired", tags: tags("ci-new", FUTURE) },
+  { kind: "eip", id: "eip-unexpired", tags: tags("ci-new", FUTURE) },
+  { kind: "vpc", id: "vpc-untagged" },
+  { kind: "vpc", id: "vpc-other-project", tags: tags("ci-old", PAST, "someone-else") },
+  { kind: "ram-role", id: "unrelated-role" },
+  { kind: "vpc", id: "vpc-owned", tags: tags("dev", PAST) },
+];
+
+let cloud: FakeCloud;
+const retries: string[] = [];
+const client = () =>
+  new RpcClient({
+    credentials: FAKE_KEY,
+    region: "ap-southeast-1",
+    endpoint: cloud.endpoint,
+    retryDelayMs: 1,
+    onRetry: (e) => retries.push(e.message),
+  });
+beforeEach(async () => {
+  cloud = await startFakeCloud([...lost(), ...others()]);
+  retries.length = 0;
+});
+afterEach(async () => {
+  await cloud.close();
+});
+
+/** A backend holding one unexpired stack, "dev", which the reaper must leave alone. */
+const noStacks = (names: string[] = ["dev"]) => ({
+  names: async () => names,
+  open: async (name: string) => ({
+    name,
+    outputs: async () => ({ expiresAt: FUTURE }),
+    destroy: async () => expect.fail("an unexpired stack was destroyed"),
+    resources: async () => [],
+    remove: async () => expect.fail("an unexpired stack was removed"),
+  }),
+});
+const mutations = () => cloud.calls.filter((c) => !/^(Describe|List|Get)/.test(c));
+
+describe("vace reap: lost resources (loopback fake of the Alibaba APIs)", () => {
+  it("deletes expired, tagged, unowned resources in dependency order", async () => {
+    const log: string[] = [];
+    const r = await reap({
+      stacks: noStacks(),
+      clients: [client()],
+      dryRun: false,
+      now: NOW,
+      log: (l) => log.push(l),
+    });
+    expect(mutations()).toEqual([
+      "UnassociateEipAddress eip-old",
+      "ReleaseEipAddress eip-old",
+      "DeleteInstance i-old",
+      "DeleteSecurityGroup sg-old",
+      "DeleteVSwitch vsw-old",
+      "DeleteVpc vpc-old",
+      "DetachPolicyFromRole vace-ci-old-ab12cd-instance",
+      "DeletePolicy vace-ci-old-ab12cd-instance",
+      "DeleteRole vace-ci-old-ab12cd-instance",
+      "DeleteSecretParameter vace-ci-old-ab12cd-boot",
+    ]);
+    expect(r.failed).toEqual([]);
+    expect(r.deleted).toHaveLength(9); // the policy's detach and delete are one step
+  });
+
+  it("keeps unexpired and owned resources and never touches untagged ones", async () => {
+    const r = await reap({
+      stacks: noStacks(),
+      clients: [client()],
+      dryRun: false,
+      now: NOW,
+      log: () => {},
+    });
+    expect(cloud.resources.map((x) => x.id).sort()).toEqual(
+      [
+        "eip-unexpired",
+        "unrelated-role",
+        "vpc-other-project",
+        "vpc-owned",
+        "vpc-unexpired",
+        "vpc-untagged",
+      ].sort(),
+    );
+    expect(r.kept).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/vpc vpc-unexpired \[stack ci-new\]: unexpired/),
+        expect.stringMatching(/vpc vpc-owned \[stack dev\]: owned by stack dev/),
+      ]),
+    );
+    const touched = mutations().join("\n");
+    for (const id of [
+      "vpc-untagged",
+      "vpc-other-project",
+      "unrelated-role",
+      "vpc-unexpired",
+      "vpc-owned",
+    ]) {
+      expect(touched).not.toContain(id);
+    }
+  });
+
+  it("--dry-run lists what it would delete and deletes nothing", async () => {
+    const log: string[] = [];
+    await reap({
+      stacks: noStacks(),
+      clients: [client()],
+      dryRun: true,
+      now: NOW,
+      log: (l) => log.push(l),
+    });
+    expect(mutations()).toEqual([]);
+    expect(log).toContain("[dry run] delete ap-southeast-1 instance i-old [stack ci-old]");
+    expect(cloud.resources).toHaveLength(lost().length + others().length);
+  });
+
+  it("retries API errors (throttling, a dependency still going away) and reports what keeps failing", async () => {
+    cloud.faults.push({ action: "DeleteVpc", code: "Throttling.User", status: 400, times: 2 });
+    cloud.faults.push({
+      action: "DeleteSecretParameter",
+      code: "InternalError",
+      status: 500,
+      times: "always",
+    });
+    const r = await reap({
+      stacks: noStacks(),
+      clients: [client()],
+      dryRun: false,
+      now: NOW,
+      log: () => {},
+    });
+    expect(retries.filter((m) => m.includes("DeleteVpc: Throttling.User"))).toHaveLength(2);
+    expect(cloud.resources.some((x) => x.id === "vpc-old")).toBe(false);
+    expect(r.failed).toEqual([
+      expect.stringMatching(
+        /oos-parameter vace-ci-old-ab12cd-boot \[stack ci-old\]: DeleteSecretParameter: InternalError: injected fault/,
+      ),
+    ]);
+    expect(cloud.calls.filter((c) => c.startsWith("DeleteSecretParameter"))).toHaveLength(4);
+  });
+
+  it("a listing that fails is reported, not taken for an empty cloud", async () => {
+    cloud.faults.push({
+      action: "DescribeInstances",
+      code: "Forbidden.RAM",
+      status: 403,
+      times: "always",
+    });
+    const r = await reap({
+      stacks: noStacks(),
+      clients: [client()],
+      dryRun: false,
+      now: NOW,
+      log: () => {},
+    });
+    expect(r.failed).toEqual([
+      expect.stringMatching(/listing tagged resources failed: DescribeInstances: Forbidden\.RAM/),
+    ]);
+    expect(mutations()).toEqual([]);
+  });
+
+  it("planLost is pure and explains every decision", () => {
+    const d = planLost(
+      [
+        { kind: "vpc", id: "a", tags: { project: "wan-vace", stack: "x" } },
+        { kind: "vpc", id: "b", tags: { project: "wan-vace", stack: "x", "expires-at": "soon" } },
+      ],
+      new Set(),
+      NOW,
+    );
+    expect(d.map((x) => [x.action, x.reason])).toEqual([
+      ["keep", "no expires-at tag"],
+      ["keep", 'unreadable expires-at tag "soon"'],
+    ]);
+  });
+});
+
+describe("vace reap: expired stacks (fake pulumi on PATH)", () => {
+  const fake = useFakePulumi();
+  const stacks = () => ({
+    names: async () => Object.keys(fake.stacks()),
+    open: (name: string) => StackDriver.open(name, { workDir: fake.workDir(), write: () => {} }),
+  });
+  async function deploy(name: string, expiresAt: string) {
+    fake.script({ outputs: { ...DEPLOYED_OUTPUTS, expiresAt } });
+    const s = await StackDriver.open(
+      name,
+      { workDir: fake.workDir(), write: () => {} },
+      { create: true },
+    );
+    await s.up();
+  }
+
+  it("destroys and removes a stack whose expiresAt has passed, and keeps the others", async () => {
+    cloud.resources = [];
+    await deploy("old", PAST);
+    await deploy("new", FUTURE);
+    const r = await reap({
+      stacks: stacks(),
+      clients: [client()],
+      dryRun: false,
+      now: NOW,
+      log: () => {},
+    });
+    expect(r.destroyedStacks).toEqual(["old"]);
+    expect(Object.keys(fake.stacks())).toEqual(["new"]);
+    expect(r.kept).toContain(`stack new: unexpired (expires ${FUTURE})`);
+  });
+
+  it("--dry-run destroys no stack", async () => {
+    cloud.resources = [];
+    await deploy("old", PAST);
+    const before = fake.commands().length;
+    const log: string[] = [];
+    await reap({
+      stacks: stacks(),
+      clients: [client()],
+      dryRun: true,
+      now: NOW,
+      log: (l) => log.push(l),
+    });
+    expect(fake.commands().slice(before)).not.toContain("destroy");
+    expect(log).toContain(`[dry run] stack old expired at ${PAST}: destroying`);
+  });
+});
