@@ -8,6 +8,8 @@ export const ExitCode = {
   usage: 2,
   auth: 3,
   unreachable: 4,
+  /** Lifecycle (contract 7): teardown failed, or the cloud still holds the stack's resources. */
+  teardown: 5,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

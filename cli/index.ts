@@ -2,6 +2,7 @@
 // First, before undici (via ./models) loads: refuses an old Node.js with a message naming the fix.
 import "./node-version";
 import type { Command } from "commander";
+import { registerLifecycle } from "./lifecycle";
 import { registerModels } from "./models";
 import { projectPackage } from "./node-version";
 import { registerRender } from "./render";
@@ -20,6 +21,8 @@ export function buildProgram(): Command {
   registerRender(program);
   registerSmoke(program);
   registerVerify(program);
+  // Lifecycle (design.md contract 7): up, status, down, e2e, reap.
+  registerLifecycle(program);
   return program;
 }
 

@@ -271,6 +271,10 @@ export async function instanceCreatedAt(
 ): Promise<Date | undefined> {
   const found = (await listTagged(client, { stack })).find((r) => r.kind === "instance");
   const t = found?.instance?.creationTime;
-  // ECS writes minutes without seconds: 2026-12-01T10:00Z.
-  return t ? new Date(t.replace(/T(\d\d:\d\d)Z$/, "T$1:00Z")) : undefined;
+  return t ? ecsTime(t) : undefined;
+}
+
+/** ECS timestamps have minutes but no seconds (2026-12-01T10:00Z); Date.parse wants them. */
+export function ecsTime(t: string): Date {
+  return new Date(t.replace(/T(\d\d:\d\d)Z$/, "T$1:00Z"));
 }

@@ -1,0 +1,238 @@
+/**
+ * `vace e2e / up / down / status / reap` as a user runs them: a child process (so signals are real)
+ * in a project folder, with the fake `pulumi` first on PATH and the Alibaba APIs on a loopback fake.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { FAKE_KEY, type FakeCloud, startFakeCloud } from "../test/doubles/alibaba/server";
+import { startComfyDouble } from "../test/doubles/comfyui/server";
+import { DEPLOYED_OUTPUTS, useFakePulumi } from "../test/doubles/pulumi";
+
+const ROOT = join(__dirname, "..");
+const TSX = join(ROOT, "node_modules", "tsx", "dist", "cli.mjs");
+const CLI = join(ROOT, "cli", "index.ts");
+const TOKEN = "s3cret-token-for-lifecycle-tests-0123456789";
+
+// Each command is a fresh `tsx` process (seconds to start on a loaded machine): generous limits.
+vi.setConfig({ testTimeout: 180_000 });
+
+const fake = useFakePulumi();
+let cloud: FakeCloud;
+let out: string;
+beforeEach(async () => {
+  cloud = await startFakeCloud();
+  out = await mkdtemp(join(tmpdir(), "vace-e2e-out-"));
+});
+afterEach(async () => {
+  await cloud.close();
+  await rm(out, { recursive: true, force: true });
+});
+
+interface Run {
+  child: ChildProcess;
+  done: Promise<{ code: number | null; output: string }>;
+}
+
+function vace(args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(process.execPath, [TSX, CLI, ...args], {
+    cwd: fake.workDir(),
+    env: {
+      ...process.env,
+      ALIBABA_CLOUD_ACCESS_KEY_ID: FAKE_KEY.accessKeyId,
+      ALIBABA_CLOUD_ACCESS_KEY_SECRET: FAKE_KEY.accessKeySecret,
+      WAN_VACE_ALIYUN_URL: cloud.endpoint("").replace(/\/$/, ""),
+      WAN_VACE_ALIYUN_RETRY_MS: "1",
+      GITHUB_STEP_SUMMARY: join(out, "summary.md"),
+      ...env,
+    },
+  });
+  let output = "";
+  child.stdout?.on("data", (d) => {
+    output += d;
+  });
+  child.stderr?.on("data", (d) => {
+    output += d;
+  });
+  const done = new Promise<{ code: number | null; output: string }>((resolve) =>
+    child.on("exit", (code) => resolve({ code, output })),
+  );
+  return { child, done };
+}
+
+describe("vace e2e (contract 7)", () => {
+  it("deploys, runs the real smoke against the endpoint, destroys, and writes the reports: exit 0", async () => {
+    const double = await startComfyDouble({ token: TOKEN });
+    try {
+      fake.script({ outputs: { ...DEPLOYED_OUTPUTS, url: double.url, token: TOKEN } });
+      const { code, output } = await vace(["e2e", "--stack", "ci-1", "--out", out]).done;
+      expect(output).toMatch(
+        /worst case: unknown \(unknown: no dated price for ecs\.gn7i-c8g1\.2xlarge in ap-southeast-1/,
+      );
+      expect(code, output).toBe(0);
+      expect(output).not.toContain(TOKEN);
+      const report = JSON.parse(await readFile(join(out, "report.json"), "utf8"));
+      expect(report).toMatchObject({
+        ok: true,
+        exitCode: 0,
+        stack: "ci-1",
+        smoke: { ok: true },
+        teardown: { ok: true },
+      });
+      expect(existsSync(join(out, report.smoke.report.video.filename))).toBe(true);
+      const spend = JSON.parse(await readFile(join(out, "spend.json"), "utf8"));
+      expect(Object.keys(spend).slice(0, 8)).toEqual([
+        "stack",
+        "target",
+        "instanceType",
+        "pricePerHour",
+        "currency",
+        "priceSource",
+        "billedMinutes",
+        "total",
+      ]);
+      expect(spend).toMatchObject({
+        stack: "ci-1",
+        target: "ecs",
+        pricePerHour: 1.8,
+        currency: "USD",
+      });
+      expect(await readFile(join(out, "junit.xml"), "utf8")).toMatch(
+        /<testsuite name="vace e2e ci-1" tests="3" failures="0" errors="0" skipped="0"/,
+      );
+      expect(await readFile(join(out, "summary.md"), "utf8")).toMatch(
+        /### Spend[\s\S]*\| price per hour \| 1\.8 USD \|/,
+      );
+      expect(fake.stacks()).toEqual({});
+    } finally {
+      await double.close();
+    }
+  });
+
+  it("SIGTERM during up: the update is cancelled (SIGINT to pulumi, then pulumi cancel), then destroyed: exit 4", async () => {
+    fake.script({ hang: "up" });
+    const run = vace(["e2e", "--stack", "ci-2", "--out", out]);
+    while (!existsSync(join(fake.stateDir(), "hanging")))
+      await new Promise((r) => setTimeout(r, 50));
+    run.child.kill("SIGTERM");
+    const { code, output } = await run.done;
+    expect(code, output).toBe(4);
+    expect(output).toContain("SIGTERM: cancelling the running operation, then tearing down");
+    const cmds = fake.commands();
+    expect(fake.calls().find((c) => c.signal)?.signal).toBe("SIGINT");
+    expect(cmds.indexOf("cancel")).toBeGreaterThan(cmds.indexOf("up"));
+    expect(cmds.indexOf("destroy")).toBeGreaterThan(cmds.indexOf("cancel"));
+    expect(cmds.at(-1)).toBe("stack rm");
+    const report = JSON.parse(await readFile(join(out, "report.json"), "utf8"));
+    expect(report).toMatchObject({ exitCode: 4, interrupted: true, smoke: null });
+  });
+
+  it("without a pulumi CLI: exit 2 with install steps, nothing created", async () => {
+    const { code, output } = await vace(["e2e", "--stack", "ci-3", "--out", out], {
+      PATH:
+        process.env.PATH?.split(delimiter)
+          .filter((p) => !p.includes("doubles"))
+          .join(delimiter) ?? "",
+    }).done;
+    expect(code).toBe(2);
+    expect(output).toContain("the `pulumi` CLI is not on PATH");
+    expect(output).toContain("curl -fsSL https://get.pulumi.com | sh");
+    expect(fake.calls()).toEqual([]);
+  });
+
+  it("an invalid --config: exit 2 naming every bad key, before any pulumi call", async () => {
+    const bad = join(out, "bad.yaml");
+    await import("node:fs/promises").then((fs) =>
+      fs.writeFile(
+        bad,
+        "config:\n  wan-vace:ttl: 5m\n  wan-vace:region: Mars\n  wan-vace:image: x:1\n",
+      ),
+    );
+    const { code, output } = await vace(["e2e", "--stack", "ci-4", "--config", bad]).done;
+    expect(code).toBe(2);
+    expect(output).toMatch(/wan-vace:ttl/);
+    expect(output).toMatch(/wan-vace:region/);
+    expect(fake.calls()).toEqual([]);
+  });
+});
+
+describe("vace up / status / down", () => {
+  it("up prints URL, expiry, type and price; status shows it; down destroys and removes it", async () => {
+    fake.script({});
+    const up = await vace(["up", "--stack", "dev"]).done;
+    expect(up.code, up.output).toBe(0);
+    expect(up.output).toContain("url:            https://203.0.113.10");
+    expect(up.output).toMatch(/expires: {8}2026-12-02T08:00:00Z/);
+    expect(up.output).toContain("instance type:  ecs.gn7i-c8g1.2xlarge");
+    expect(up.output).toMatch(/price per hour: 1\.8 USD \(pricing API/);
+    expect(up.output).not.toContain(DEPLOYED_OUTPUTS.token);
+
+    cloud.resources.push({
+      kind: "instance",
+      id: "i-1",
+      status: "Stopped",
+      tags: { project: "wan-vace", stack: "dev" },
+    });
+    const status = await vace(["status", "--all", "--format", "json"]).done;
+    expect(status.code, status.output).toBe(0);
+    const rows = JSON.parse(status.output.slice(status.output.indexOf("[")));
+    expect(rows).toEqual([
+      expect.objectContaining({
+        stack: "dev",
+        target: "ecs",
+        state: "stopped by the watchdog (GPU not billed)",
+        pricePerHour: 1.8,
+      }),
+    ]);
+
+    cloud.resources = [];
+    const down = await vace(["down", "--stack", "dev"]).done;
+    expect(down.code, down.output).toBe(0);
+    expect(fake.stacks()).toEqual({});
+    // A second down finds nothing anywhere: still 0 (the workflow's always-run step relies on it).
+    const again = await vace(["down", "--stack", "dev"]).done;
+    expect(again.code, again.output).toBe(0);
+    expect(again.output).toContain("nothing to do");
+  });
+
+  it("down exits 5 when the backend has no stack but the cloud still holds its tagged resources", async () => {
+    fake.script({});
+    cloud.resources.push({
+      kind: "vpc",
+      id: "vpc-9",
+      tags: { project: "wan-vace", stack: "gone" },
+    });
+    const { code, output } = await vace(["down", "--stack", "gone"]).done;
+    expect(code).toBe(5);
+    expect(output).toContain("vpc vpc-9");
+  });
+});
+
+describe("vace reap", () => {
+  it("--dry-run names what it would delete and exits 0; reap deletes it", async () => {
+    fake.script({});
+    cloud.resources.push({
+      kind: "vpc",
+      id: "vpc-lost",
+      tags: { project: "wan-vace", stack: "lost", "expires-at": "2020-01-01T00:00:00Z" },
+    });
+    const dry = await vace(["reap", "--dry-run"]).done;
+    expect(dry.code, dry.output).toBe(0);
+    expect(dry.output).toContain("[dry run] delete ap-southeast-1 vpc vpc-lost [stack lost]");
+    expect(cloud.resources).toHaveLength(1);
+    const real = await vace(["reap"]).done;
+    expect(real.code, real.output).toBe(0);
+    expect(real.output).toContain("deleted: ap-southeast-1 vpc vpc-lost [stack lost]");
+    expect(cloud.resources).toHaveLength(0);
+  });
+
+  it("without credentials: exit 2 naming the variables", async () => {
+    fake.script({});
+    const { code, output } = await vace(["reap"], { ALIBABA_CLOUD_ACCESS_KEY_ID: "" }).done;
+    expect(code).toBe(2);
+    expect(output).toContain("ALIBABA_CLOUD_ACCESS_KEY_ID");
+  });
+});
