@@ -22,13 +22,7 @@ import {
   StackDriver,
 } from "../ops/pulumi/driver";
 import { reap } from "../ops/reap";
-import {
-  type computeSpend,
-  formatSpendMarkdown,
-  formatSpendTable,
-  priceFor,
-  worstCase,
-} from "../ops/spend";
+import { formatSpendMarkdown, formatSpendTable, priceFor, worstCase } from "../ops/spend";
 import { formatStatus, statusRows } from "../ops/status";
 import { teardown } from "../ops/teardown";
 import { PROFILE_NAMES, type ProfileName } from "../smoke/profiles";
@@ -362,7 +356,7 @@ export function registerLifecycle(program: Command): void {
             await writeFile(join(outDir, "junit.xml"), renderE2eJUnit(result));
             await writeFile(
               join(outDir, "spend.json"),
-              `${JSON.stringify(spendJson(result.spend), null, 2)}\n`,
+              `${JSON.stringify(result.spend, null, 2)}\n`,
             );
             process.stdout.write(formatSpendTable(result.spend));
             const summary = process.env.GITHUB_STEP_SUMMARY;
@@ -409,30 +403,4 @@ export function registerLifecycle(program: Command): void {
         return r.failed.length ? LifecycleExit.teardownFailed : LifecycleExit.ok;
       }),
     );
-}
-
-/** spend.json: contract 7's keys first, then the detail behind them. */
-export function spendJson(s: ReturnType<typeof computeSpend>) {
-  const {
-    stack,
-    target,
-    instanceType,
-    pricePerHour,
-    currency,
-    priceSource,
-    billedMinutes,
-    total,
-    ...detail
-  } = s;
-  return {
-    stack,
-    target,
-    instanceType,
-    pricePerHour,
-    currency,
-    priceSource,
-    billedMinutes,
-    total,
-    ...detail,
-  };
 }

@@ -76,18 +76,15 @@ const noStacks = (names: string[] = ["dev"]) => ({
     remove: async () => expect.fail("an unexpired stack was removed"),
   }),
 });
+/** One reap of the fake cloud, with the backend holding only "dev". */
+const sweep = (dryRun: boolean, log: (line: string) => void) =>
+  reap({ stacks: noStacks(), clients: [client()], dryRun, now: NOW, log });
 const mutations = () => cloud.calls.filter((c) => !/^(Describe|List|Get)/.test(c));
 
 describe("vace reap: lost resources (loopback fake of the Alibaba APIs)", () => {
   it("deletes expired, tagged, unowned resources in dependency order", async () => {
     const log: string[] = [];
-    const r = await reap({
-      stacks: noStacks(),
-      clients: [client()],
-      dryRun: false,
-      now: NOW,
-      log: (l) => log.push(l),
-    });
+    const r = await sweep(false, (l) => log.push(l));
     expect(mutations()).toEqual([
       "UnassociateEipAddress eip-old",
       "ReleaseEipAddress eip-old",
@@ -105,13 +102,7 @@ describe("vace reap: lost resources (loopback fake of the Alibaba APIs)", () => 
   });
 
   it("keeps unexpired and owned resources and never touches untagged ones", async () => {
-    const r = await reap({
-      stacks: noStacks(),
-      clients: [client()],
-      dryRun: false,
-      now: NOW,
-      log: () => {},
-    });
+    const r = await sweep(false, () => {});
     expect(cloud.resources.map((x) => x.id).sort()).toEqual(
       [
         "eip-unexpired",
@@ -142,13 +133,7 @@ describe("vace reap: lost resources (loopback fake of the Alibaba APIs)", () => 
 
   it("--dry-run lists what it would delete and deletes nothing", async () => {
     const log: string[] = [];
-    await reap({
-      stacks: noStacks(),
-      clients: [client()],
-      dryRun: true,
-      now: NOW,
-      log: (l) => log.push(l),
-    });
+    await sweep(true, (l) => log.push(l));
     expect(mutations()).toEqual([]);
     expect(log).toContain("[dry run] delete ap-southeast-1 instance i-old [stack ci-old]");
     expect(cloud.resources).toHaveLength(lost().length + others().length);
@@ -162,13 +147,7 @@ describe("vace reap: lost resources (loopback fake of the Alibaba APIs)", () => 
       status: 500,
       times: "always",
     });
-    const r = await reap({
-      stacks: noStacks(),
-      clients: [client()],
-      dryRun: false,
-      now: NOW,
-      log: () => {},
-    });
+    const r = await sweep(false, () => {});
     expect(retries.filter((m) => m.includes("DeleteVpc: Throttling.User"))).toHaveLength(2);
     expect(cloud.resources.some((x) => x.id === "vpc-old")).toBe(false);
     expect(r.failed).toEqual([
@@ -186,13 +165,7 @@ describe("vace reap: lost resources (loopback fake of the Alibaba APIs)", () => 
       status: 403,
       times: "always",
     });
-    const r = await reap({
-      stacks: noStacks(),
-      clients: [client()],
-      dryRun: false,
-      now: NOW,
-      log: () => {},
-    });
+    const r = await sweep(false, () => {});
     expect(r.failed).toEqual([
       expect.stringMatching(/listing tagged resources failed: DescribeInstances: Forbidden\.RAM/),
     ]);

@@ -112,6 +112,7 @@ export interface Spend {
 
 const round = (n: number, places: number) => Math.round(n * 10 ** places) / 10 ** places;
 
+/** Key order is spend.json's: contract 7's keys first, then the detail behind them. */
 export function computeSpend(s: SpendInput): Spend {
   const price = priceFor(s.instanceType, s.region, s.hourlyPrice);
   const minutes =
