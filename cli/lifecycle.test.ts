@@ -1,6 +1,7 @@
 /**
- * `vace e2e / up / down / status / reap` as a user runs them: a child process (so signals are real)
- * in a project folder, with the fake `pulumi` first on PATH and the Alibaba APIs on a loopback fake.
+ * `vace e2e / up / down / status / reap` as a user runs them, in a project folder, with the fake
+ * `pulumi` first on PATH and the Alibaba APIs on a loopback fake. Commands run in-process (cheap on
+ * a loaded machine), except where a real signal has to reach a real process.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -11,14 +12,15 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FAKE_KEY, type FakeCloud, startFakeCloud } from "../test/doubles/alibaba/server";
 import { startComfyDouble } from "../test/doubles/comfyui/server";
 import { DEPLOYED_OUTPUTS, useFakePulumi } from "../test/doubles/pulumi";
+import { runCli } from "./index";
 
 const ROOT = join(__dirname, "..");
 const TSX = join(ROOT, "node_modules", "tsx", "dist", "cli.mjs");
 const CLI = join(ROOT, "cli", "index.ts");
 const TOKEN = "s3cret-token-for-lifecycle-tests-0123456789";
 
-// Each command is a fresh `tsx` process (seconds to start on a loaded machine): generous limits.
-vi.setConfig({ testTimeout: 180_000 });
+// The child-process test starts `tsx` (seconds on a loaded machine): generous limits.
+vi.setConfig({ testTimeout: 120_000 });
 
 const fake = useFakePulumi();
 let cloud: FakeCloud;
@@ -37,18 +39,45 @@ interface Run {
   done: Promise<{ code: number | null; output: string }>;
 }
 
-function vace(args: string[], env: Record<string, string> = {}): Run {
+/** What every command sees: the loopback cloud, its key, and a step-summary file. */
+const cloudEnv = () => ({
+  ALIBABA_CLOUD_ACCESS_KEY_ID: FAKE_KEY.accessKeyId,
+  ALIBABA_CLOUD_ACCESS_KEY_SECRET: FAKE_KEY.accessKeySecret,
+  WAN_VACE_ALIYUN_URL: cloud.endpoint("").replace(/\/$/, ""),
+  WAN_VACE_ALIYUN_RETRY_MS: "1",
+  GITHUB_STEP_SUMMARY: join(out, "summary.md"),
+});
+
+/** `vace ARGS` in this process, in the project folder; returns the exit code and all it printed. */
+async function vace(args: string[], env: Record<string, string> = {}) {
+  let output = "";
+  const capture = (chunk: string | Uint8Array) => {
+    output += String(chunk);
+    return true;
+  };
+  const spies = [
+    vi.spyOn(process.stdout, "write").mockImplementation(capture),
+    vi.spyOn(process.stderr, "write").mockImplementation(capture),
+  ];
+  const saved = { ...process.env };
+  const cwd = process.cwd();
+  Object.assign(process.env, cloudEnv(), env);
+  process.chdir(fake.workDir());
+  try {
+    const code = await runCli(["node", "vace", ...args]);
+    return { code, output };
+  } finally {
+    process.chdir(cwd);
+    process.env = saved;
+    for (const s of spies) s.mockRestore();
+  }
+}
+
+/** `vace ARGS` as its own process, so a test can send it a signal. */
+function vaceProcess(args: string[]): Run {
   const child = spawn(process.execPath, [TSX, CLI, ...args], {
     cwd: fake.workDir(),
-    env: {
-      ...process.env,
-      ALIBABA_CLOUD_ACCESS_KEY_ID: FAKE_KEY.accessKeyId,
-      ALIBABA_CLOUD_ACCESS_KEY_SECRET: FAKE_KEY.accessKeySecret,
-      WAN_VACE_ALIYUN_URL: cloud.endpoint("").replace(/\/$/, ""),
-      WAN_VACE_ALIYUN_RETRY_MS: "1",
-      GITHUB_STEP_SUMMARY: join(out, "summary.md"),
-      ...env,
-    },
+    env: { ...process.env, ...cloudEnv() },
   });
   let output = "";
   child.stdout?.on("data", (d) => {
@@ -68,7 +97,7 @@ describe("vace e2e (contract 7)", () => {
     const double = await startComfyDouble({ token: TOKEN });
     try {
       fake.script({ outputs: { ...DEPLOYED_OUTPUTS, url: double.url, token: TOKEN } });
-      const { code, output } = await vace(["e2e", "--stack", "ci-1", "--out", out]).done;
+      const { code, output } = await vace(["e2e", "--stack", "ci-1", "--out", out]);
       expect(output).toMatch(
         /worst case: unknown \(unknown: no dated price for ecs\.gn7i-c8g1\.2xlarge in ap-southeast-1/,
       );
@@ -114,7 +143,7 @@ describe("vace e2e (contract 7)", () => {
 
   it("SIGTERM during up: the update is cancelled (SIGINT to pulumi, then pulumi cancel), then destroyed: exit 4", async () => {
     fake.script({ hang: "up" });
-    const run = vace(["e2e", "--stack", "ci-2", "--out", out]);
+    const run = vaceProcess(["e2e", "--stack", "ci-2", "--out", out]);
     while (!existsSync(join(fake.stateDir(), "hanging")))
       await new Promise((r) => setTimeout(r, 50));
     run.child.kill("SIGTERM");
@@ -136,7 +165,7 @@ describe("vace e2e (contract 7)", () => {
         process.env.PATH?.split(delimiter)
           .filter((p) => !p.includes("doubles"))
           .join(delimiter) ?? "",
-    }).done;
+    });
     expect(code).toBe(2);
     expect(output).toContain("the `pulumi` CLI is not on PATH");
     expect(output).toContain("curl -fsSL https://get.pulumi.com | sh");
@@ -151,7 +180,7 @@ describe("vace e2e (contract 7)", () => {
         "config:\n  wan-vace:ttl: 5m\n  wan-vace:region: Mars\n  wan-vace:image: x:1\n",
       ),
     );
-    const { code, output } = await vace(["e2e", "--stack", "ci-4", "--config", bad]).done;
+    const { code, output } = await vace(["e2e", "--stack", "ci-4", "--config", bad]);
     expect(code).toBe(2);
     expect(output).toMatch(/wan-vace:ttl/);
     expect(output).toMatch(/wan-vace:region/);
@@ -162,7 +191,7 @@ describe("vace e2e (contract 7)", () => {
 describe("vace up / status / down", () => {
   it("up prints URL, expiry, type and price; status shows it; down destroys and removes it", async () => {
     fake.script({});
-    const up = await vace(["up", "--stack", "dev"]).done;
+    const up = await vace(["up", "--stack", "dev"]);
     expect(up.code, up.output).toBe(0);
     expect(up.output).toContain("url:            https://203.0.113.10");
     expect(up.output).toMatch(/expires: {8}2026-12-02T08:00:00Z/);
@@ -176,7 +205,7 @@ describe("vace up / status / down", () => {
       status: "Stopped",
       tags: { project: "wan-vace", stack: "dev" },
     });
-    const status = await vace(["status", "--all", "--format", "json"]).done;
+    const status = await vace(["status", "--all", "--format", "json"]);
     expect(status.code, status.output).toBe(0);
     const rows = JSON.parse(status.output.slice(status.output.indexOf("[")));
     expect(rows).toEqual([
@@ -189,11 +218,11 @@ describe("vace up / status / down", () => {
     ]);
 
     cloud.resources = [];
-    const down = await vace(["down", "--stack", "dev"]).done;
+    const down = await vace(["down", "--stack", "dev"]);
     expect(down.code, down.output).toBe(0);
     expect(fake.stacks()).toEqual({});
     // A second down finds nothing anywhere: still 0 (the workflow's always-run step relies on it).
-    const again = await vace(["down", "--stack", "dev"]).done;
+    const again = await vace(["down", "--stack", "dev"]);
     expect(again.code, again.output).toBe(0);
     expect(again.output).toContain("nothing to do");
   });
@@ -205,7 +234,7 @@ describe("vace up / status / down", () => {
       id: "vpc-9",
       tags: { project: "wan-vace", stack: "gone" },
     });
-    const { code, output } = await vace(["down", "--stack", "gone"]).done;
+    const { code, output } = await vace(["down", "--stack", "gone"]);
     expect(code).toBe(5);
     expect(output).toContain("vpc vpc-9");
   });
@@ -219,11 +248,11 @@ describe("vace reap", () => {
       id: "vpc-lost",
       tags: { project: "wan-vace", stack: "lost", "expires-at": "2020-01-01T00:00:00Z" },
     });
-    const dry = await vace(["reap", "--dry-run"]).done;
+    const dry = await vace(["reap", "--dry-run"]);
     expect(dry.code, dry.output).toBe(0);
     expect(dry.output).toContain("[dry run] delete ap-southeast-1 vpc vpc-lost [stack lost]");
     expect(cloud.resources).toHaveLength(1);
-    const real = await vace(["reap"]).done;
+    const real = await vace(["reap"]);
     expect(real.code, real.output).toBe(0);
     expect(real.output).toContain("deleted: ap-southeast-1 vpc vpc-lost [stack lost]");
     expect(cloud.resources).toHaveLength(0);
@@ -231,7 +260,7 @@ describe("vace reap", () => {
 
   it("without credentials: exit 2 naming the variables", async () => {
     fake.script({});
-    const { code, output } = await vace(["reap"], { ALIBABA_CLOUD_ACCESS_KEY_ID: "" }).done;
+    const { code, output } = await vace(["reap"], { ALIBABA_CLOUD_ACCESS_KEY_ID: "" });
     expect(code).toBe(2);
     expect(output).toContain("ALIBABA_CLOUD_ACCESS_KEY_ID");
   });
