@@ -29,6 +29,7 @@ export const BOOT_FILES: readonly BootFile[] = [
   ),
   { source: "setup-host.sh", path: `${LIB}/setup-host.sh`, permissions: "0755" },
   { source: "registry-login.sh", path: `${LIB}/registry-login.sh`, permissions: "0755" },
+  { source: "boot_timeline.py", path: `${LIB}/boot_timeline.py`, permissions: "0644" },
   ...[
     "wan-vace-setup.service",
     "wan-vace-secrets.service",
@@ -36,6 +37,7 @@ export const BOOT_FILES: readonly BootFile[] = [
     "wan-vace-gateway.service",
     "wan-vace-secrets-refresh.service",
     "wan-vace-secrets-refresh.timer",
+    "wan-vace-timeline.service",
   ].map(
     (unit): BootFile => ({
       source: `systemd/${unit}`,
@@ -59,6 +61,7 @@ export function startedUnits(idle: boolean): string[] {
     "wan-vace-comfyui.service",
     "wan-vace-gateway.service",
     "wan-vace-secrets-refresh.timer",
+    "wan-vace-timeline.service",
     ...(idle ? ["wan-vace-idle.timer"] : []),
   ];
 }

@@ -124,6 +124,7 @@ describe("renderUserData", () => {
       "wan-vace-comfyui.service",
       "wan-vace-gateway.service",
       "wan-vace-secrets-refresh.timer",
+      "wan-vace-timeline.service",
       "wan-vace-idle.timer",
     ]);
   });

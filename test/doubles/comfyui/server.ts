@@ -104,6 +104,8 @@ export interface ComfyDouble {
   received: Received;
   /** performance.now() at which each prompt's history entry was written. */
   finishedAt: Map<string, number>;
+  /** ComfyUI's input, output and temp folders (a test may place files for /view there). */
+  dirs: { input: string; output: string; temp: string };
   close(): Promise<void>;
 }
 
@@ -206,7 +208,14 @@ export async function startComfyDouble(
   let closed = false;
   let interrupt: (() => void) | undefined;
   let interrupted = false;
-  const state: ComfyDouble = { url: "", scenario, received, finishedAt, close: async () => {} };
+  const state: ComfyDouble = {
+    url: "",
+    scenario,
+    received,
+    finishedAt,
+    dirs: { input: dirs.input as string, output: dirs.output as string, temp: dirs.temp as string },
+    close: async () => {},
+  };
 
   const files = (): ServerFiles => {
     const missing = new Set(state.scenario.missingModels ?? []);
