@@ -8,6 +8,7 @@
  */
 import { gunzipSync, gzipSync, strFromU8, strToU8 } from "fflate";
 import { stringify } from "yaml";
+import { withoutCommentLines } from "./compact";
 import { BOOT_FILES, readBootFile, startedUnits } from "./files";
 import { DEFAULT_IDLE_GRACE_MINUTES, HOST_PINS } from "./pins";
 import { type BootSettings, validateBootSettings } from "./settings";
@@ -69,7 +70,7 @@ export function renderUserData(settings: BootSettings): string {
       ...BOOT_FILES.filter((f) => idle || !f.idleOnly).map((f) => ({
         path: f.path,
         permissions: f.permissions,
-        content: readBootFile(f.source),
+        content: withoutCommentLines(readBootFile(f.source)),
       })),
     ],
     // Units run on every boot (the driver installer reboots, and a stopped instance may be

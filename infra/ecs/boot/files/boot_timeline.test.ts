@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { requireBinary } from "../../../../test/binaries";
 import { type ComfyDouble, startComfyDouble } from "../../../../test/doubles/comfyui/server";
+import { withoutCommentLines } from "../compact";
 import { type BootSettings, renderUserData } from "../index";
 import { runPython } from "./fake-cloud";
 
@@ -184,7 +185,7 @@ describe("the timeline in user-data", () => {
     };
     const file = (path: string) => config.write_files.find((f) => f.path === path)?.content;
     expect(file("/usr/local/lib/wan-vace/boot_timeline.py")).toBe(
-      readFileSync(join(__dirname, "boot_timeline.py"), "utf8"),
+      withoutCommentLines(readFileSync(join(__dirname, "boot_timeline.py"), "utf8")),
     );
     expect(file("/etc/systemd/system/wan-vace-timeline.service")).toContain(
       "ExecStart=/usr/bin/python3 /usr/local/lib/wan-vace/boot_timeline.py",
