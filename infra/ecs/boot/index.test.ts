@@ -130,6 +130,21 @@ describe("renderUserData", () => {
     ]);
   });
 
+  it("installs the boot timeline and starts it every boot; ComfyUI serves its folder read-only", () => {
+    const config = parsed(selfsigned);
+    expect(fileAt(config, "/usr/local/lib/wan-vace/boot_timeline.py")?.content).toBe(
+      withoutCommentLines(readBootFile("boot_timeline.py")),
+    );
+    expect(fileAt(config, "/etc/systemd/system/wan-vace-timeline.service")?.content).toContain(
+      "ExecStart=/usr/bin/python3 /usr/local/lib/wan-vace/boot_timeline.py",
+    );
+    const timeline = config.runcmd.flat().filter((a) => a === "wan-vace-timeline.service");
+    expect(timeline).toHaveLength(2); // enabled and started
+    expect(fileAt(config, "/etc/systemd/system/wan-vace-comfyui.service")?.content).toContain(
+      "-v /var/lib/wan-vace/status:/opt/ComfyUI/output/wan-vace:ro",
+    );
+  });
+
   it("keeps ComfyUI on the host's loopback and hands the gateway only tmpfs secrets", () => {
     const config = parsed(selfsigned);
     const comfyui = fileAt(config, "/etc/systemd/system/wan-vace-comfyui.service")?.content ?? "";

@@ -7,22 +7,9 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { parse } from "yaml";
 import { requireBinary } from "../../../../test/binaries";
 import { type ComfyDouble, startComfyDouble } from "../../../../test/doubles/comfyui/server";
-import { withoutCommentLines } from "../compact";
-import { type BootSettings, renderUserData } from "../index";
 import { runPython } from "./fake-cloud";
-
-const SETTINGS: BootSettings = {
-  region: "cn-hongkong",
-  secretParameterName: "wan-vace-dev-boot",
-  comfyuiImage: "registry-vpc.cn-hongkong.aliyuncs.com/wan-vace/comfyui:0.1.0",
-  gatewayImage: "registry-vpc.cn-hongkong.aliyuncs.com/wan-vace/gateway:0.1.0",
-  tls: { mode: "selfsigned" },
-  idleStopMinutes: 30,
-  driver: { mode: "preinstalled" },
-};
 
 const PHASES = ["cloud-init", "driver", "docker", "images", "comfyui", "models", "gateway"];
 const ROOT = resolve(__dirname, "../../../..");
@@ -174,25 +161,5 @@ describe("boot timeline and warm-up (boot_timeline.py)", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("wan-vace-timeline: gave up waiting for driver");
     expect(Object.keys(s.read().phases)).toEqual(["cloud-init"]);
-  });
-});
-
-describe("the timeline in user-data", () => {
-  it("installs the script and its unit, starts it every boot, and ComfyUI serves the folder read-only", () => {
-    const config = parse(renderUserData(SETTINGS)) as {
-      write_files: { path: string; content: string }[];
-      runcmd: string[][];
-    };
-    const file = (path: string) => config.write_files.find((f) => f.path === path)?.content;
-    expect(file("/usr/local/lib/wan-vace/boot_timeline.py")).toBe(
-      withoutCommentLines(readFileSync(join(__dirname, "boot_timeline.py"), "utf8")),
-    );
-    expect(file("/etc/systemd/system/wan-vace-timeline.service")).toContain(
-      "ExecStart=/usr/bin/python3 /usr/local/lib/wan-vace/boot_timeline.py",
-    );
-    expect(config.runcmd.flat().filter((a) => a === "wan-vace-timeline.service")).toHaveLength(2);
-    expect(file("/etc/systemd/system/wan-vace-comfyui.service")).toContain(
-      "-v /var/lib/wan-vace/status:/opt/ComfyUI/output/wan-vace:ro",
-    );
   });
 });
