@@ -12,6 +12,7 @@ const PACKAGE: Record<string, string> = {
   openssl: "openssl",
   git: "git",
   curl: "curl",
+  pyflakes3: "pyflakes3",
 };
 
 /**

@@ -5,7 +5,16 @@
  * or one whose files differ from the pinned tree, fails with a message that says so.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -195,6 +204,98 @@ describe("comfyui_smoke.py dry", () => {
     );
     const changed = byName(dry(carry, pinsFile).report, "carried sources at the pinned commits");
     expect(changed.detail).toContain("kjnodes: kjnodes.tar.gz: sha256 differs from the manifest");
+  }, 120_000);
+
+  it("unpacks a verified tarball with its modes and links, and refuses a member that would leave the folder", () => {
+    const carry = join(work, "carry-x");
+    const dir = join(work, "repo-x");
+    const commit = makeRepo(dir, "x");
+    const pinsFile = join(work, "pins-x.json");
+    writeFileSync(pinsFile, JSON.stringify({ vhs: commit }));
+    expect(
+      py([
+        "prep",
+        "sources",
+        "--carry",
+        carry,
+        "--pins",
+        pinsFile,
+        "--git",
+        `vhs=${join(dir, ".git")}`,
+      ]).status,
+    ).toBe(0);
+    const dest = join(work, "unpacked");
+    const extract = (tar: string) =>
+      spawnSync(
+        python3,
+        ["-c", "import sys, carry; carry.extract(sys.argv[1], sys.argv[2])", tar, dest],
+        {
+          cwd: __dirname,
+          encoding: "utf8",
+        },
+      );
+    expect(extract(join(carry, "vhs.tar.gz")).status).toBe(0);
+    expect(readFileSync(join(dest, "sub", "a.py"), "utf8")).toBe('X = "x"\n');
+    expect(statSync(join(dest, "run.sh")).mode & 0o111).not.toBe(0);
+    expect(readlinkSync(join(dest, "link.py"))).toBe("sub/a.py");
+
+    const evil = join(work, "evil.tar");
+    const made = spawnSync(
+      python3,
+      [
+        "-c",
+        "import io, sys, tarfile\nwith tarfile.open(sys.argv[1], 'w') as t:\n  i = tarfile.TarInfo('../escaped'); i.size = 1; t.addfile(i, io.BytesIO(b'x'))",
+        evil,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(made.status, made.stderr).toBe(0);
+    const refused = extract(evil);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain("../escaped: would be written outside");
+  });
+
+  it("carries tools with their versions and the vace CLI bundle, and notices a tool changed afterwards", () => {
+    const carry = join(work, "carry-tools");
+    const fake = (name: string, version: string) => {
+      const path = join(work, `fake-${name}`);
+      writeFileSync(path, `#!/bin/sh\necho '${version}'\n`, { mode: 0o755 });
+      return path;
+    };
+    const r = py([
+      "prep",
+      "tools",
+      "--carry",
+      carry,
+      "--node",
+      fake("node", "v22.99.0"),
+      "--caddy",
+      fake("caddy", "v2.6.2 h1:x"),
+      "--ffmpeg",
+      fake("ffmpeg", "ffmpeg version 9"),
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const tools = byName(dry(carry).report, "carried tools");
+    expect(tools).toMatchObject({
+      ok: true,
+      detail: { node: "v22.99.0", caddy: "v2.6.2 h1:x", ffmpeg: "ffmpeg version 9" },
+    });
+    expect((tools.detail as Record<string, string>)["vace.cjs"]).toMatch(
+      /^bundled from commit [0-9a-f]{40}$/,
+    );
+    writeFileSync(join(carry, "caddy.xz"), "changed");
+    expect(byName(dry(carry).report, "carried tools").detail).toBe(
+      "caddy.xz: sha256 differs from the manifest",
+    );
+  }, 120_000);
+
+  it("has no undefined names or unused imports in the GPU scripts, whose GPU paths cannot run here", () => {
+    const files = ["carry.py", "comfyui_smoke.py", "model_files.py", "fp8_load.py"].map((f) =>
+      join(__dirname, f),
+    );
+    const r = spawnSync(requireBinary("pyflakes3"), files, { encoding: "utf8" });
+    expect(`${r.stdout}${r.stderr}`).toBe("");
+    expect(r.status).toBe(0);
   });
 
   it("refuses prep without --git, and a --git that names no pinned source", () => {

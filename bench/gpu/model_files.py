@@ -245,10 +245,10 @@ def write_random(torch, spec, path, seed, extra=None):
         r = torch.randn(shape, generator=g, device="cuda", dtype=torch.float32)
         if name.endswith("scale_weight"):
             r = torch.ones(shape, device="cuda")
+        elif name.endswith(("norm.weight", "gamma", "norm_q.weight", "norm_k.weight", "layer_norm.weight")):
+            r = 1.0 + 0.01 * r  # norm scales (the VAE's RMS_norm gamma is [C, 1, 1(, 1)]) stay near 1
         elif len(shape) >= 2 and not name.endswith("modulation"):
             r = r / math.sqrt(math.prod(shape[1:]))
-        elif name.endswith(("norm.weight", "gamma", "norm_q.weight", "norm_k.weight", "layer_norm.weight")):
-            r = 1.0 + 0.01 * r
         else:
             r = 0.01 * r
         tensors[name] = r.to(dtype).cpu()
