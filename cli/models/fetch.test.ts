@@ -15,7 +15,8 @@ import { type FetchEvent, fetchModel, fetchModels, ModelFetchError } from "./fet
 import type { ModelEntry } from "./manifest";
 
 const MiB = 1024 * 1024;
-const fast = { backoffMs: 5, maxBackoffMs: 20, timeoutMs: 5_000 };
+// Short backoff; a generous idle timeout, which no test here waits on, so a loaded machine never trips it.
+const fast = { backoffMs: 5, maxBackoffMs: 20, timeoutMs: 30_000 };
 
 let dir: string;
 let server: ModelServer | undefined;
@@ -183,6 +184,12 @@ describe("fetchModel against a real local HTTP server", () => {
     expect((await readFile(join(dir, "vae", "g.safetensors"))).equals(f.buf)).toBe(true);
     const gaveUp = events.filter((e) => e.type === "source-failed").map((e) => e.url);
     expect(gaveUp).toEqual([refused, `${s.url}/missing`, `${s.url}/broken`]);
+    // A refused connection is said plainly and not retried (it took ~58 s of backoff before).
+    const refusal = events.find((e) => e.type === "source-failed" && e.url === refused);
+    expect(refusal).toMatchObject({
+      reason: `connection refused by ${new URL(refused).host}: nothing listens there (not retried)`,
+    });
+    expect(events.filter((e) => e.type === "retry" && e.url === refused)).toEqual([]);
     // 404 is final at once; 500 is retried (1 attempt + 2 retries) before moving on.
     expect(s.requests.filter((q) => q.path === "/missing")).toHaveLength(1);
     expect(s.requests.filter((q) => q.path === "/broken")).toHaveLength(3);
@@ -220,9 +227,9 @@ describe("fetchModel against a real local HTTP server", () => {
     expect(s.requests).toHaveLength(3);
   });
 
-  it("gives up in bounded attempts on a server that drops every connection after a few bytes", async () => {
+  it("gives up in bounded attempts on a server that stops every response after a few bytes", async () => {
     const f = modelFile("trickle.safetensors", MiB);
-    const s = await serve({ "/t": { content: f.content, cutEvery: 100 } });
+    const s = await serve({ "/t": { content: f.content, endEvery: 100 } });
     const err = await fetchModel(f.entry([`${s.url}/t`]), { dir, ...fast, retries: 2 }).catch(
       (e) => e,
     );
@@ -240,7 +247,9 @@ describe("fetchModel against a real local HTTP server", () => {
   it("caps all attempts per source even when each makes progress, and the mirror resumes the .partial", async () => {
     const f = modelFile("steps.safetensors", MiB);
     const s = await serve({
-      "/steps": { content: f.content, cutEvery: 48 * 1024 },
+      // A clean short end, not a cut: a cut's last bytes can be lost on a loaded machine, and this
+      // test needs every attempt to bring its full 48 KiB (it once saw < 10.24 KiB and gave up early).
+      "/steps": { content: f.content, endEvery: 48 * 1024 },
       "/mirror": { content: f.content },
     });
     const err = await fetchModel(f.entry([`${s.url}/steps`]), { dir, ...fast, retries: 1 }).catch(
@@ -274,7 +283,8 @@ describe("fetchModels", () => {
   it("fetches several files concurrently and reports each outcome", async () => {
     const files = ["p", "q", "r"].map((n) => modelFile(`${n}.safetensors`, 2 * MiB));
     const routes = Object.fromEntries(files.map((f, i) => [`/${i}`, { content: f.content }]));
-    const s = await serve(routes, { holdUntilInFlight: 3 });
+    // Held until all three are in flight; the time limit only bounds a broken run.
+    const s = await serve(routes, { holdUntilInFlight: 3, holdMs: 20_000 });
     const entries = files.map((f, i) => f.entry([`${s.url}/${i}`], { folder: `m${i}` }));
     const outcomes = await fetchModels(entries, { dir, ...fast, concurrency: 3 });
 

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Agent, type Dispatcher, interceptors, request } from "undici";
 import { hashInto, sha256File } from "./hash";
 import { type ModelEntry, partialPath, rebaseUrl, targetPath } from "./manifest";
-import { backoffDelay, classifyResponse } from "./response";
+import { backoffDelay, classifyResponse, finalNetworkError } from "./response";
 import { afterFailure, startRetries } from "./retry";
 
 export interface FetchOptions {
@@ -276,6 +276,9 @@ async function downloadFrom(
     } catch (err) {
       if (err instanceof SourceError || s.signal?.aborted) throw err;
       if (err instanceof RetryableError && err.startOver) resetState(state);
+      // Retry only what a retry can fix; a refused connection goes to the next source at once.
+      const final = finalNetworkError(errorCode(err), url);
+      if (final) throw new SourceError(`${final} (not retried)`);
       const reason = describeError(err);
       // Only meaningful progress restarts the count, and all attempts are capped (retry.ts).
       const verdict = afterFailure(retries, state.offset, entry.size, s.retries);
@@ -410,6 +413,13 @@ async function syncFile(path: string): Promise<void> {
 
 function header(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** Node's error code, on the error or on its cause (undici wraps some socket errors). */
+function errorCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = e?.code ?? e?.cause?.code;
+  return typeof code === "string" ? code : undefined;
 }
 
 function describeError(err: unknown): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, classifyResponse, parseContentRange } from "./response";
+import { backoffDelay, classifyResponse, finalNetworkError, parseContentRange } from "./response";
 
 describe("parseContentRange", () => {
   it("reads start, end and total (or an unknown total)", () => {
@@ -71,5 +71,26 @@ describe("backoffDelay", () => {
       1000, 2000, 4000, 8000, 16000, 30000, 30000,
     ]);
     expect(backoffDelay(3, 1000, 30_000, () => 1)).toBe(3200);
+  });
+});
+
+describe("finalNetworkError", () => {
+  const url = "https://hf-mirror.com/x/model.safetensors";
+  it("names what a retry cannot fix, plainly", () => {
+    expect(finalNetworkError("ECONNREFUSED", url)).toBe(
+      "connection refused by hf-mirror.com: nothing listens there",
+    );
+    expect(finalNetworkError("ENOTFOUND", url)).toBe(
+      "unknown host hf-mirror.com: DNS has no address for it",
+    );
+    expect(finalNetworkError("CERT_HAS_EXPIRED", url)).toBe(
+      "TLS certificate of hf-mirror.com rejected (CERT_HAS_EXPIRED)",
+    );
+    expect(finalNetworkError("EPROTO", url)).toMatch(/plain http:\/\/ server\?$/);
+  });
+  it("leaves what a retry may fix to the retry rules", () => {
+    for (const code of ["ECONNRESET", "ETIMEDOUT", "EAI_AGAIN", "UND_ERR_SOCKET", undefined]) {
+      expect(finalNetworkError(code, url), String(code)).toBeUndefined();
+    }
   });
 });

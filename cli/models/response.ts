@@ -93,3 +93,31 @@ export function backoffDelay(
   const exp = Math.min(maxMs, baseMs * 2 ** Math.max(0, failure - 1));
   return Math.round(exp * (1 - 0.2 * random()));
 }
+
+const TLS_CERT_ERRORS = new Set([
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
+/**
+ * A network error that asking the same source again cannot fix, said plainly; undefined when a
+ * retry may help (a reset, a timeout, a DNS hiccup). A refused connection means nothing listens at
+ * that address: retrying it with backoff took about a minute before the next source was tried.
+ */
+export function finalNetworkError(code: string | undefined, url: string): string | undefined {
+  const host = URL.canParse(url) ? new URL(url).host : url;
+  if (code === "ECONNREFUSED") return `connection refused by ${host}: nothing listens there`;
+  if (code === "ENOTFOUND") return `unknown host ${host}: DNS has no address for it`;
+  if (code !== undefined && TLS_CERT_ERRORS.has(code)) {
+    return `TLS certificate of ${host} rejected (${code})`;
+  }
+  if (code === "EPROTO" || code === "ERR_SSL_WRONG_VERSION_NUMBER") {
+    return `TLS handshake with ${host} failed (${code}): is it a plain http:// server?`;
+  }
+  return undefined;
+}

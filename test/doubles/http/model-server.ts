@@ -70,8 +70,13 @@ export interface Route {
   failFirst?: number;
   /** For the first request only: send this many body bytes, then destroy the socket. */
   cutAfter?: number;
-  /** For every request: send this many body bytes, then destroy the socket. */
-  cutEvery?: number;
+  /**
+   * Every response: no Content-Length (chunked), and a clean end after this many body bytes. Unlike
+   * a cut, the client receives every byte sent however loaded the machine is (when a cut's last
+   * bytes and the close arrive in one read, the HTTP client drops those bytes with the error), so
+   * tests can count progress per attempt exactly.
+   */
+  endEvery?: number;
   /** Every response: no Content-Length (chunked), and a clean end at this byte of the file. */
   endAt?: number;
   /** Always send the whole file with 200, whatever Range says. */
@@ -145,6 +150,7 @@ export async function startModelServer(
     if (!content) return answer(500);
 
     await hold();
+    const chunked = route.endAt !== undefined || route.endEvery !== undefined;
     let start = 0;
     const m = !route.ignoreRange && range ? range.match(/^bytes=(\d+)-$/) : null;
     if (m) {
@@ -152,28 +158,29 @@ export async function startModelServer(
       if (start >= content.size) return answer(416, { "content-range": `bytes */${content.size}` });
       record(206);
       res.writeHead(206, {
-        ...(route.endAt === undefined ? { "content-length": content.size - start } : {}),
+        ...(chunked ? {} : { "content-length": content.size - start }),
         "content-range": `bytes ${start}-${content.size - 1}/${content.size}`,
         "accept-ranges": "bytes",
       });
     } else {
       record(200);
       res.writeHead(200, {
-        ...(route.endAt === undefined ? { "content-length": content.size } : {}),
+        ...(chunked ? {} : { "content-length": content.size }),
         "accept-ranges": "bytes",
       });
     }
-    const cut = route.cutEvery ?? (n === 1 ? route.cutAfter : undefined);
+    const cut = n === 1 ? route.cutAfter : undefined;
+    const end = route.endEvery !== undefined ? start + route.endEvery : route.endAt;
     const stopAt =
       cut !== undefined
         ? Math.min(content.size, start + cut)
-        : Math.min(content.size, route.endAt ?? content.size);
+        : Math.min(content.size, end ?? content.size);
     for (let pos = start; pos < stopAt; ) {
       const end = Math.min(stopAt, pos + 256 * 1024);
       if (!res.write(content.read(pos, end))) await once(res, "drain");
       pos = end;
     }
-    if (stopAt < content.size && route.endAt === undefined) {
+    if (stopAt < content.size && end === undefined) {
       // Let the bytes already written leave, then drop the connection mid-body.
       await new Promise((r) => setTimeout(r, 20));
       return void req.socket.destroy();
