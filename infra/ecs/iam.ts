@@ -26,15 +26,19 @@ export function instancePolicy(p: InstancePolicyInputs): string {
     Version: "1",
     Statement: [
       {
-        // GetSecretParameter decrypts through KMS on the caller's behalf (ecs-boot-facts §1).
         Effect: "Allow",
         Action: ["oos:GetSecretParameter"],
         Resource: [arn("oos", `secretparameter/${p.secretParameterName}`)],
       },
       {
+        // An OOS encryption parameter is a KMS secret that OOS reads with the caller's identity:
+        // GetSecretParameter's reference names kms:GetSecretValue as its only KMS requirement,
+        // and OOS's own per-parameter access example grants just that. Secrets only: no
+        // kms:Decrypt, no keys, aliases or certificates. OOS does not document the backing
+        // secret's name, so it cannot be named here (docs/security.md: residual risk).
         Effect: "Allow",
-        Action: ["kms:GetSecretValue", "kms:Decrypt"],
-        Resource: [arn("kms", "*")],
+        Action: ["kms:GetSecretValue"],
+        Resource: [arn("kms", "secret/*")],
       },
       {
         // The idle watchdog stops this instance with StopCharging and confirms the result.
