@@ -10,6 +10,7 @@ import { connect as http2Connect } from "node:http2";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { connect as tlsConnect } from "node:tls";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -126,11 +127,13 @@ describe("slow unauthenticated bodies", () => {
     const req = request(`${plain.url}/prompt?case=slow-authed`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: (async function* () {
-        yield '{"prompt": ';
-        await new Promise((r) => setTimeout(r, 1500));
-        yield '{"1": {"class_type": "X", "inputs": {}}}}';
-      })(),
+      body: Readable.from(
+        (async function* () {
+          yield '{"prompt": ';
+          await new Promise((r) => setTimeout(r, 1500));
+          yield '{"1": {"class_type": "X", "inputs": {}}}}';
+        })(),
+      ),
     });
     const res = await req;
     expect(res.statusCode).toBe(200);
