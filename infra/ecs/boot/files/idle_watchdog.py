@@ -42,8 +42,19 @@ def queue_state(url):
     return "busy" if queue.get("queue_running") or queue.get("queue_pending") else "idle"
 
 
-def in_flight(port, proc_net="/proc/net"):
-    """ESTABLISHED TCP sockets whose local port is `port` (ComfyUI's side of each connection)."""
+def in_flight(port, proc_net="/proc/net", samples=3, gap=0.2):
+    """ESTABLISHED TCP sockets whose local port is `port` (ComfyUI's side of each connection):
+    the least of a few samples, so the gateway's once-a-second health probe, a connection of a
+    few milliseconds, never counts, while a real upload, download or WebSocket does."""
+    counts = []
+    for sample in range(samples):
+        if sample:
+            time.sleep(gap)
+        counts.append(_established(port, proc_net))
+    return min(counts)
+
+
+def _established(port, proc_net):
     count = 0
     for name in ("tcp", "tcp6"):
         try:
