@@ -50,6 +50,7 @@ export interface SmokeFlags {
   prompt?: string;
   negative?: string;
   image?: string;
+  deployStartedAt?: string;
 }
 
 /** What the CLI runs: the smoke's options plus where the reports go (folders already created). */
@@ -106,6 +107,11 @@ export function registerSmoke(program: Command): void {
     .option("--prompt <text>", "the prompt (UTF-8, any language)")
     .option("--negative <text>", "the negative prompt (unused at cfg 1)")
     .option("--image <file>", "reference image (PNG/JPEG/WebP); by default one is generated")
+    .option(
+      "--deploy-started-at <time>",
+      "when the deploy began (ISO 8601, e.g. 2026-01-02T03:04:05Z, or Unix seconds); report.json then " +
+        "measures cold start from it (also VACE_DEPLOY_STARTED_AT)",
+    )
     .action(async (flags: SmokeFlags) => {
       const token = flags.token ?? process.env.VACE_TOKEN;
       const code = await smoke(flags, token);
@@ -216,6 +222,7 @@ export async function planSmoke(flags: SmokeFlags, token: string | undefined): P
     timeoutMs: timeoutS * 1000,
     phaseTimeoutsMs: { ready: readyS * 1000 },
     content: flags.content,
+    deployStartedAt: deployStart(flags.deployStartedAt ?? process.env.VACE_DEPLOY_STARTED_AT),
   };
   try {
     smokeParams(options);
@@ -236,6 +243,24 @@ export async function planSmoke(flags: SmokeFlags, token: string | undefined): P
 }
 
 const usage = (msg: string) => new CliError(ExitCode.usage, msg);
+
+/** --deploy-started-at: ISO 8601 with a zone, or Unix seconds; never in the future. */
+export function deployStart(value: string | undefined, now = Date.now()): Date | undefined {
+  if (value === undefined || value === "") return undefined;
+  const isoWithZone = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+  const date = /^\d+(\.\d+)?$/.test(value)
+    ? new Date(Number(value) * 1000)
+    : isoWithZone.test(value)
+      ? new Date(value)
+      : undefined;
+  if (!date || Number.isNaN(date.getTime())) {
+    throw usage(
+      `--deploy-started-at ${JSON.stringify(value)} is not a time: use ISO 8601 with a zone (2026-01-02T03:04:05Z) or Unix seconds`,
+    );
+  }
+  if (date.getTime() > now + 60_000) throw usage(`--deploy-started-at ${value} is in the future`);
+  return date;
+}
 
 /** A positive number of seconds, or undefined when the flag was not given. */
 function seconds(flag: string, value: string | undefined): number | undefined {

@@ -4,6 +4,7 @@
  * Messages are queued from the moment the socket opens; the tracker reads them in order.
  */
 import { WebSocket } from "undici";
+import type { ExecutionEvent } from "./cold-start";
 import type { ComfyHttp } from "./http";
 
 export interface ComfyMessage {
@@ -15,6 +16,8 @@ export type NextEvent = ComfyMessage | "closed" | "idle";
 
 export class EventSocket {
   readonly #queue: ComfyMessage[] = [];
+  /** Node starts and cache hits as they arrived, for the per-node times in report.json. */
+  readonly execution: ExecutionEvent[] = [];
   #wake: (() => void) | undefined;
   #closed = false;
   /** Why the socket closed, for the report (e.g. "closed by server, code 1006"). */
@@ -26,7 +29,10 @@ export class EventSocket {
       // Binary frames are previews and KJNodes' progress text (types 1, 3, 4); the smoke needs neither.
       if (typeof ev.data !== "string") return;
       const msg = parseMessage(ev.data);
-      if (msg) this.#push(msg);
+      if (msg) {
+        this.#record(msg);
+        this.#push(msg);
+      }
     });
     ws.addEventListener("close", (ev) => {
       this.#closed = true;
@@ -93,6 +99,16 @@ export class EventSocket {
   close(): void {
     this.closeReason ??= "closed by the client";
     this.ws.close();
+  }
+
+  #record(msg: ComfyMessage): void {
+    const atMs = Date.now();
+    if (msg.type === "executing") {
+      const node = msg.data.node;
+      this.execution.push({ type: "executing", node: node == null ? null : String(node), atMs });
+    } else if (msg.type === "execution_cached" && Array.isArray(msg.data.nodes)) {
+      this.execution.push({ type: "cached", nodes: msg.data.nodes.map(String), atMs });
+    }
   }
 
   #push(msg: ComfyMessage): void {

@@ -25,7 +25,7 @@ export async function waitReady(
   http: ComfyHttp,
   signal: AbortSignal,
   opts: ReadyOptions,
-  track: { last: string },
+  track: { last: string; healthzOkMs?: number },
 ): Promise<unknown> {
   const delays = backoff(opts.initialDelayMs ?? 250, opts.maxDelayMs ?? 5_000);
   let gatewaySeen = false;
@@ -35,6 +35,7 @@ export async function waitReady(
         const res = await http.send("healthz", { phase: "ready", signal });
         await res.body.dump();
         // 404: no gateway in front (ComfyUI has no /healthz); go straight to ComfyUI's own answer.
+        if (res.status === 200) track.healthzOkMs ??= Date.now();
         if (res.status === 200 || res.status === 404) gatewaySeen = true;
         else
           track.last = `GET /healthz answered ${res.status} (ComfyUI behind the gateway is not up yet)`;

@@ -1,5 +1,6 @@
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
+import { coldStartReport } from "./cold-start";
 import { PROFILES, samplingCost } from "./profiles";
 import { renderJUnit, type SmokeReport, serverInfo } from "./report";
 
@@ -58,6 +59,8 @@ function report(over: Partial<SmokeReport> = {}): SmokeReport {
     },
     content: { mode: "auto", ran: true, skipped: null },
     error: null,
+    coldStart: coldStartReport({ instance: null, instanceNote: "not an ECS host" }),
+    stages: null,
     ...over,
   };
 }

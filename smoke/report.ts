@@ -4,6 +4,7 @@
  */
 
 import { XMLBuilder } from "fast-xml-parser";
+import type { ColdStartReport, StageTimes } from "./cold-start";
 import { type FailureKind, PHASES, type Phase } from "./errors";
 import type { Profile, SamplingCost } from "./profiles";
 import type { ContentMode, VerifyResult } from "./verify";
@@ -58,6 +59,10 @@ export interface SmokeReport {
   /** Null when verification was not reached. */
   content: ContentReport | null;
   error: { phase: Phase; kind: FailureKind; message: string } | null;
+  /** Deploy → first /healthz 200 → first verified video, and the instance's own boot timeline. */
+  coldStart: ColdStartReport;
+  /** Seconds per node and stage (model load vs sampling); null when tracked by polling. */
+  stages: StageTimes | null;
 }
 
 /** Pure: the facts the report keeps from `/system_stats` (both the 2025 and 2026 shapes). */

@@ -9,6 +9,7 @@ import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { FormData } from "undici";
+import { coldStartReport, fetchInstanceTimeline, stageTimes } from "./cold-start";
 import { withDeadline } from "./deadline";
 import { exitCodeFor, type Phase, SmokeError } from "./errors";
 import { EventSocket } from "./events";
@@ -79,6 +80,8 @@ export interface SmokeOptions {
   /** Set to false to track by polling only (the benchmark's baseline, and a socket-less gateway). */
   useSocket?: boolean;
   log?: (line: string) => void;
+  /** When the deployment started (the e2e driver knows): report.json measures cold start from it. */
+  deployStartedAt?: Date;
   /** Called once the run is known to be complete (benchmarks time this). */
   onComplete?: () => void;
 }
@@ -158,7 +161,11 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
     verification: null,
     content: null,
     error: null,
+    coldStart: coldStartReport({ instance: null, instanceNote: "not reached" }),
+    stages: null,
   };
+  /** Outside cold-start marks (ms since the epoch). */
+  const marks: { firstHealthzMs?: number; videoVerifiedMs?: number } = {};
   let events: EventSocket | undefined;
   /** Where the run is, so an unexpected error still names a phase. */
   let current: Phase = "ready";
@@ -181,7 +188,7 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
 
   try {
     // --- ready ---------------------------------------------------------------------------------
-    const ready = { last: "no answer yet" };
+    const ready: { last: string; healthzOkMs?: number } = { last: "no answer yet" };
     const stats = await phase(
       "ready",
       () => ready.last,
@@ -194,6 +201,7 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
         ),
     );
     report.server = serverInfo(stats);
+    marks.firstHealthzMs = ready.healthzOkMs;
     const s = report.server;
     log(
       `[ready] ${report.timings.ready} s: ComfyUI ${s.comfyuiVersion ?? "?"}, PyTorch ${s.pytorchVersion ?? "?"}, ` +
@@ -266,6 +274,7 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
       else report.timings.execution = round3((now - tStart) / 1000);
     });
     o.onComplete?.();
+    report.stages = events ? stageTimes(events.execution, (id) => workflow[id]?.class_type) : null;
     report.tracking = tracked.tracking;
     report.historyRetries = tracked.historyRetries;
     log(
@@ -329,6 +338,7 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
       `[verify] ${report.timings.verify} s: ${verification.codec} ${verification.width}×${verification.height}, ` +
         `${verification.frames} frames at ${verification.fps} fps`,
     );
+    marks.videoVerifiedMs = Date.now();
     report.ok = true;
     report.exitCode = 0;
   } catch (caught) {
@@ -348,6 +358,17 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
     }
   } finally {
     events?.close();
+    // Read after the run, when the instance has recorded its last phase; only from a server that
+    // answered, and never for long: it is a record, not a check.
+    const timeline = report.server
+      ? await fetchInstanceTimeline(http, AbortSignal.timeout(10_000))
+      : { instance: null, note: "the server never became ready" };
+    report.coldStart = coldStartReport({
+      deployStartedAt: o.deployStartedAt,
+      ...marks,
+      instance: timeline.instance,
+      instanceNote: timeline.note,
+    });
     await http.close();
     report.finishedAt = new Date().toISOString();
   }
