@@ -8,7 +8,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { deployStart } from "../cli/smoke";
 import { TEST_TOKEN, useSmokeHarness } from "../test/doubles/comfyui/harness";
-import { coldStartReport, parseInstanceTimeline, stageTimes, TIMELINE_VIEW } from "./cold-start";
+import {
+  BOOT_PHASES,
+  coldStartReport,
+  parseInstanceTimeline,
+  stageTimes,
+  TIMELINE_VIEW,
+} from "./cold-start";
 import { NODE } from "./workflow";
 
 /** What boot_timeline.py writes: epoch seconds per phase, the warm-up's result with "models". */
@@ -146,15 +152,7 @@ describe("cold start in report.json, against the double", () => {
     expect(c.deployStartedAt).toBe(deployStartedAt.toISOString());
     expect(c.healthzAfterDeployS).toBeGreaterThanOrEqual(5);
     expect(c.videoAfterDeployS).toBeGreaterThanOrEqual(c.healthzAfterDeployS as number);
-    expect(c.instance?.phases.map((p) => p.phase)).toEqual([
-      "cloud-init",
-      "driver",
-      "docker",
-      "images",
-      "comfyui",
-      "models",
-      "gateway",
-    ]);
+    expect(c.instance?.phases.map((p) => p.phase)).toEqual([...BOOT_PHASES]);
     // Fetched with the token, like every other request through the gateway.
     const views = d.received.requests.filter((q) => q.path === "/view");
     expect(views.length).toBeGreaterThanOrEqual(2);
