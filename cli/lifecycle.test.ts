@@ -265,3 +265,23 @@ describe("vace reap", () => {
     expect(output).toContain("ALIBABA_CLOUD_ACCESS_KEY_ID");
   });
 });
+
+describe("vace backend oss", () => {
+  it("prints the PULUMI_BACKEND_URL on stdout; bad flags exit 2, each named", async () => {
+    const ok = await vace([
+      "backend",
+      "oss",
+      "--bucket",
+      "acme-state",
+      "--region",
+      "ap-southeast-1",
+    ]);
+    expect(ok.code).toBe(0);
+    expect(ok.output).toContain(
+      "s3://acme-state?endpoint=https%3A%2F%2Fs3.oss-ap-southeast-1.aliyuncs.com&region=ap-southeast-1\n",
+    );
+    const bad = await vace(["backend", "oss", "--bucket", "A", "--region", "x"]);
+    expect(bad.code).toBe(2);
+    expect(bad.output).toMatch(/--bucket "A"[\s\S]*--region "x"/);
+  });
+});

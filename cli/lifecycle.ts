@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { ConfigError, parseConfig, type WanVaceConfig } from "../infra/config";
 import { readStackConfig } from "../infra/offline/render";
+import { ossBackendProblems, ossBackendUrl } from "../ops/backend";
 import { instanceCreatedAt, listTagged, taggedWithStack } from "../ops/cloud/inventory";
 import { credentialsFromEnv, RpcClient, type Service } from "../ops/cloud/rpc";
 import { runE2e, type SmokeOutcome } from "../ops/e2e";
@@ -366,6 +367,32 @@ export function registerLifecycle(program: Command): void {
           } finally {
             release();
           }
+        }),
+    );
+
+  program
+    .command("backend")
+    .description("print the PULUMI_BACKEND_URL for state on Alibaba OSS (S3-compatible), for CI")
+    .argument("<kind>", "oss (the only kind)")
+    .requiredOption("--bucket <name>", "the OSS bucket holding the state")
+    .requiredOption("--region <id>", "the bucket's region, e.g. ap-southeast-1")
+    .option("--prefix <path>", "a folder inside the bucket, e.g. wan-vace/ci")
+    .option("--internal", "the VPC-internal endpoint (runners inside the region)")
+    .action(
+      (kind: string, o: { bucket: string; region: string; prefix?: string; internal?: boolean }) =>
+        guarded(async () => {
+          if (kind !== "oss")
+            throw new CliError(
+              LifecycleExit.usage,
+              `unknown backend kind ${JSON.stringify(kind)}; use: oss`,
+            );
+          const problems = ossBackendProblems(o);
+          if (problems.length) throw new CliError(LifecycleExit.usage, problems.join("\n"));
+          say(ossBackendUrl(o));
+          process.stderr.write(
+            "vace: export it as PULUMI_BACKEND_URL, with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY set to a RAM AccessKey that may use the bucket\n",
+          );
+          return LifecycleExit.ok;
         }),
     );
 

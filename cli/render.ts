@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { Option } from "commander";
 import { ConfigError } from "../infra/config";
 import { type RenderResult, renderStack } from "../infra/offline/render";
+import { priceFor, worstCase } from "../ops/spend";
 import { CliError, ExitCode } from "./errors";
 import { userPath } from "./run";
 
@@ -72,6 +73,13 @@ export function formatSummary(r: RenderResult, stack: string, now = new Date()):
         (Number.isFinite(left) && left > 0 ? ` (in ${span(left)}: wan-vace:ttl + 10 min)` : "") +
         "; each `pulumi up` moves it to that run's start + ttl + 10 min",
     );
+    // The most this deploy can cost if nothing stops it early (ops/spend.ts prices).
+    const region = r.resources.find((x) => x.type === "pulumi:providers:alicloud")?.inputs.region;
+    const worst = worstCase(
+      priceFor(cell(vm?.instanceType), cell(region), typeof price === "number" ? price : null),
+      Math.max(0, left / 60_000),
+    );
+    if (Number.isFinite(left)) lines.push(`  ${worst.replace("ttl", "until release")}`);
   }
   return lines;
 }

@@ -115,13 +115,15 @@ const round = (n: number, places: number) => Math.round(n * 10 ** places) / 10 *
 /** Key order is spend.json's: contract 7's keys first, then the detail behind them. */
 export function computeSpend(s: SpendInput): Spend {
   const price = priceFor(s.instanceType, s.region, s.hourlyPrice);
-  const minutes =
+  // Pay-as-you-go bills by the second; a part-second counts as a whole one.
+  const seconds =
     s.startedAt && s.endedAt
-      ? round(Math.max(0, Math.ceil((s.endedAt.getTime() - s.startedAt.getTime()) / 1000)) / 60, 2)
+      ? Math.max(0, Math.ceil((s.endedAt.getTime() - s.startedAt.getTime()) / 1000))
       : null;
+  const minutes = seconds === null ? null : round(seconds / 60, 2);
   const total =
-    minutes !== null && price.pricePerHour !== null
-      ? round((price.pricePerHour * minutes) / 60, 4)
+    seconds !== null && price.pricePerHour !== null
+      ? round((price.pricePerHour * seconds) / 3600, 4)
       : null;
   return {
     stack: s.stack,
