@@ -6,6 +6,7 @@ import { RpcClient } from "./cloud/rpc";
 import { runE2e, type SmokeOutcome } from "./e2e";
 import { LifecycleExit } from "./errors";
 import { StackDriver } from "./pulumi/driver";
+import { teardown } from "./teardown";
 
 const fake = useFakePulumi();
 let cloud: FakeCloud;
@@ -193,5 +194,24 @@ describe("vace e2e over the Automation API (fake pulumi on PATH)", () => {
     expect(result.spend.timestamps).toBe("start from cloud, end from local clock");
     // The instance is still tagged in the cloud after destroy, which is exit 5 by itself.
     expect(result.exitCode).toBe(LifecycleExit.teardownFailed);
+  });
+});
+
+describe("teardown after a CLI that died holding the lock (a cancelled CI job)", () => {
+  it("vace down's teardown runs pulumi cancel, then destroys", async () => {
+    fake.script({ leaveLocked: true });
+    const opts = { workDir: fake.workDir(), write: () => {} };
+    await (await StackDriver.open("ci-9", opts, { create: true })).up();
+    const log: string[] = [];
+    const t = await teardown(await StackDriver.open("ci-9", opts), {
+      cloud: async () => [],
+      log: (l) => log.push(l),
+    });
+    expect(t.ok).toBe(true);
+    const cmds = fake.commands();
+    expect(cmds.slice(cmds.indexOf("destroy"))).toEqual(
+      expect.arrayContaining(["destroy", "cancel", "destroy --refresh", "stack rm"]),
+    );
+    expect(log.join("\n")).toMatch(/the stack is currently locked[\s\S]*pulumi cancel, then retry/);
   });
 });

@@ -3,12 +3,15 @@
  * then prove nothing is left two ways: the stack's state holds no resource, and a cloud query by the
  * stack's tags finds nothing. Only then is the stack removed from the backend.
  */
+import { ConcurrentUpdateError } from "@pulumi/pulumi/automation";
 import { type CloudResource, describe } from "./cloud/inventory";
 
 /** What teardown needs from a stack (ops/pulumi StackDriver implements it). */
 export interface Destroyable {
   readonly name: string;
   destroy(refresh: boolean): Promise<void>;
+  /** Clears a lock left by a CLI that was killed mid-update (`pulumi cancel`). */
+  cancel?(): Promise<void>;
   resources(): Promise<string[]>;
   remove(): Promise<void>;
 }
@@ -51,6 +54,10 @@ export async function teardown(stack: Destroyable, opts: TeardownOptions): Promi
       destroyedAt = now();
     } catch (e) {
       opts.log(`destroy attempt ${attempt} failed: ${firstLine(e)}`);
+      if (isLocked(e) && stack.cancel) {
+        opts.log("the stack is locked by an update that never finished: pulumi cancel, then retry");
+        await stack.cancel().catch((c) => opts.log(`pulumi cancel failed: ${firstLine(c)}`));
+      }
     }
   }
 
@@ -81,6 +88,14 @@ export async function teardown(stack: Destroyable, opts: TeardownOptions): Promi
     for (const r of remaining) opts.log(`LEFT: ${r}`);
   }
   return { ok: remaining.length === 0, remaining, destroyedAt, attempts: attempt };
+}
+
+/** The backend refused because another (or a dead) update holds the stack's lock. */
+export function isLocked(e: unknown): boolean {
+  if (e instanceof ConcurrentUpdateError) return true;
+  return /currently locked|Another update is currently in progress/.test(
+    String((e as Error)?.message),
+  );
 }
 
 /**

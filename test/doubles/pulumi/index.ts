@@ -24,6 +24,7 @@ export interface FakeScript {
   resources?: number;
   outputs?: Record<string, unknown>;
   stuck?: string[];
+  leaveLocked?: boolean;
 }
 
 export interface FakeCall {
