@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { type Command, Option } from "commander";
 import { ConfigError, parseConfig, type WanVaceConfig } from "../infra/config";
 import { readStackConfig } from "../infra/offline/render";
@@ -30,6 +30,7 @@ import { PROFILE_NAMES, type ProfileName } from "../smoke/profiles";
 import { runSmoke } from "../smoke/run";
 import type { ContentMode } from "../smoke/verify";
 import { CliError, type ExitCode } from "./errors";
+import { userPath } from "./run";
 import { planSmoke, redact, writeReports } from "./smoke";
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
@@ -199,12 +200,13 @@ export function registerLifecycle(program: Command): void {
         out: string;
       }) =>
         guarded(async () => {
-          const config = stackConfig(o.stack, o.config);
+          const configFile = o.config === undefined ? undefined : userPath(o.config);
+          const config = stackConfig(o.stack, configFile);
           await requirePulumi();
           say(worstCase(priceFor(config.instanceTypes[0], config.region), config.ttlMinutes));
           const stack = await StackDriver.open(o.stack, driverOptions(), {
             create: true,
-            configFile: o.config,
+            configFile,
           });
           const { signal, release } = interrupts();
           let outputs: Outputs;
@@ -223,7 +225,7 @@ export function registerLifecycle(program: Command): void {
           const s = await smokeStack(outputs, {
             profile: o.profile,
             content: o.content,
-            outDir: resolve(o.out),
+            outDir: userPath(o.out),
           });
           say(`smoke ${s.ok ? "passed" : "FAILED"}: ${s.summary}`);
           return s.ok ? LifecycleExit.ok : LifecycleExit.smokeFailed;
@@ -325,15 +327,16 @@ export function registerLifecycle(program: Command): void {
         out: string;
       }) =>
         guarded(async () => {
-          const config = stackConfig(o.stack, o.config);
+          const configFile = o.config === undefined ? undefined : userPath(o.config);
+          const config = stackConfig(o.stack, configFile);
           await requirePulumi();
-          const outDir = resolve(o.out);
+          const outDir = userPath(o.out);
           await mkdir(outDir, { recursive: true });
           say(worstCase(priceFor(config.instanceTypes[0], config.region), config.ttlMinutes));
           const { client, why } = cloudClient(config.region);
           const stack = await StackDriver.open(o.stack, driverOptions(), {
             create: true,
-            configFile: o.config,
+            configFile,
           });
           const { signal, release } = interrupts();
           try {
