@@ -3,27 +3,20 @@
  * Exit codes: 0 ok; 1 the smoke failed (torn down); 2 usage or no `pulumi` CLI; 4 deploy failed;
  * 5 teardown failed or the cloud still holds resources tagged with the stack (each named).
  */
-import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Command, Option } from "commander";
-import { ConfigError, parseConfig, type WanVaceConfig } from "../infra/config";
-import { readStackConfig } from "../infra/offline/render";
+import { ConfigError, type WanVaceConfig } from "../infra/config";
 import { ossBackendProblems, ossBackendUrl } from "../ops/backend";
 import { instanceCreatedAt, listTagged, taggedWithStack } from "../ops/cloud/inventory";
 import { credentialsFromEnv, RpcClient, type Service } from "../ops/cloud/rpc";
 import { runE2e, type SmokeOutcome } from "../ops/e2e";
 import { e2eReport, renderE2eJUnit } from "../ops/e2e-report";
 import { LifecycleError, LifecycleExit } from "../ops/errors";
-import {
-  EXAMPLE_STACK_FILE,
-  listStacks,
-  type Outputs,
-  requirePulumi,
-  StackDriver,
-} from "../ops/pulumi/driver";
+import { listStacks, type Outputs, requirePulumi, StackDriver } from "../ops/pulumi/driver";
 import { reap } from "../ops/reap";
 import { formatSpendMarkdown, formatSpendTable, priceFor, worstCase } from "../ops/spend";
+import { stackConfig as loadStackConfig } from "../ops/stack-config";
 import { formatStatus, statusRows } from "../ops/status";
 import { teardown } from "../ops/teardown";
 import { PROFILE_NAMES, type ProfileName } from "../smoke/profiles";
@@ -51,17 +44,9 @@ async function guarded(work: () => Promise<number>): Promise<void> {
   }
 }
 
-/** The stack's validated config: --config, else Pulumi.<stack>.yaml, else the example file. */
-export function stackConfig(stack: string, configFile?: string): WanVaceConfig {
-  const root = process.cwd();
-  const file =
-    configFile ??
-    (existsSync(join(root, `Pulumi.${stack}.yaml`)) ? `Pulumi.${stack}.yaml` : EXAMPLE_STACK_FILE);
-  const { raw } = readStackConfig({ stack, root, configFile: file });
-  const parsed = parseConfig(raw);
-  if (!parsed.ok) throw new ConfigError(parsed.errors);
-  return parsed.config;
-}
+/** The stack's validated config (ops/stack-config.ts), from the project folder. */
+const stackConfig = (stack: string, configFile?: string) =>
+  loadStackConfig({ root: process.cwd(), stack, configFile });
 
 /**
  * A cloud API client for a region, from ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET. WAN_VACE_ALIYUN_URL
