@@ -15,7 +15,7 @@ export { redactToken } from "./run";
 /** A fresh command tree per run: commander keeps parsed state on the objects. */
 export function buildProgram(): Command {
   const program = newProgram(
-    "wan-vace: review (render), smoke-test and verify a Wan2.1-VACE ComfyUI endpoint on Alibaba Cloud, and fetch its models; `pulumi up` deploys it (see the README).",
+    "wan-vace: a Wan2.1-VACE ComfyUI endpoint on Alibaba Cloud. up, status, down, e2e and reap drive `pulumi` for you (or use `pulumi up` directly); review (render), smoke-test and verify it, and fetch its models (see the README).",
   ).version(projectPackage().version, "-V, --version", "print the wan-vace version");
   registerModels(program);
   registerRender(program);
