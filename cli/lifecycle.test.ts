@@ -113,17 +113,11 @@ describe("vace e2e (contract 7)", () => {
       });
       expect(existsSync(join(out, report.smoke.report.video.filename))).toBe(true);
       const spend = JSON.parse(await readFile(join(out, "spend.json"), "utf8"));
-      expect(Object.keys(spend).slice(0, 8)).toEqual([
-        "stack",
-        "target",
-        "instanceType",
-        "pricePerHour",
-        "currency",
-        "priceSource",
-        "billedMinutes",
-        "total",
-      ]);
+      // Contract 7's keys (their order is checked in ops/spend.test.ts).
       expect(spend).toMatchObject({
+        priceSource: expect.stringMatching(/^pricing API/),
+        billedMinutes: expect.any(Number),
+        total: expect.any(Number),
         stack: "ci-1",
         target: "ecs",
         pricePerHour: 1.8,
