@@ -25,7 +25,8 @@ profile: 480x480, 9 frames -> 4 latent frames with the reference, cfg 1).
   python3 bench/gpu/fp8_load.py --dry                    inputs and plan, no GPU (exit 1 if one is missing)
   python3 bench/gpu/fp8_load.py --out DIR [--fp8-file F] about 2-3 minutes on an H100/H200
 Page cache: each load first asks the kernel to drop the file's cached pages (posix_fadvise
-DONTNEED); whether that took effect is recorded, since a warm cache hides disk read time.
+DONTNEED). Whether the call succeeded is recorded; the kernel may still keep pages (e.g. under gVisor),
+so a load faster than the disk allows means a warm cache.
 """
 
 import argparse
