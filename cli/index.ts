@@ -2,6 +2,7 @@
 // First, before undici (via ./models) loads: refuses an old Node.js with a message naming the fix.
 import "./node-version";
 import type { Command } from "commander";
+import { registerRun } from "./edit";
 import { registerLifecycle } from "./lifecycle";
 import { registerModels } from "./models";
 import { projectPackage } from "./node-version";
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerModels(program);
   registerRender(program);
   registerSmoke(program);
+  registerRun(program);
   registerVerify(program);
   // Lifecycle (design.md contract 7): up, status, down, e2e, reap.
   registerLifecycle(program);

@@ -42,6 +42,10 @@ export interface SmokeReport {
     /** Where the reference image came from, and the name ComfyUI stored it under. */
     image: { source: string; uploadedAs: string | null };
   };
+  /** The workflow run: r2v for the smoke, any of them for `vace run`. */
+  workflow?: string;
+  /** Every uploaded input (reference image, input video, mask video) and its stored name. */
+  uploads?: Array<{ role: string; source: string; uploadedAs: string | null }>;
   cost: SamplingCost;
   clientId: string;
   promptId: string | null;

@@ -16,7 +16,7 @@ import { EventSocket } from "./events";
 import { ComfyHttp, parseJson } from "./http";
 import { referenceImage } from "./png";
 import { checkPreflight, type NodeInfo } from "./preflight";
-import { PROFILES, type ProfileName, samplingCost } from "./profiles";
+import { PROFILES, type Profile, type ProfileName, samplingCost } from "./profiles";
 import { waitReady } from "./ready";
 import { type ContentReport, type SmokeReport, serverInfo } from "./report";
 import { type HistoryEntry, trackPrompt } from "./track";
@@ -27,7 +27,15 @@ import {
   UnreadableVideoError,
   verifyVideo,
 } from "./verify";
-import { type ApiWorkflow, buildWorkflow, NODE, parseWorkflowParams } from "./workflow";
+import {
+  type ApiWorkflow,
+  buildWorkflow,
+  type EditFiles,
+  NODE,
+  parseWorkflowParams,
+  type WorkflowName,
+  type WorkflowParams,
+} from "./workflow";
 
 export const DEFAULT_PROMPT = "A girl secretly takes a bite of an apple";
 /** The seed's negative prompt (only used when cfg ≠ 1). */
@@ -41,6 +49,29 @@ export const IMAGE_TYPES: Record<string, string> = {
   ".jpeg": "image/jpeg",
   ".webp": "image/webp",
 };
+/** Upload types by extension: images, and the MP4s `vace run` makes of its video inputs. */
+const UPLOAD_TYPES: Record<string, string> = { ...IMAGE_TYPES, ".mp4": "video/mp4" };
+
+/** A file the run uploads, by the role it plays in the workflow. */
+export interface JobUpload {
+  role: keyof EditFiles;
+  /** The name to upload under (ComfyUI may rename it). */
+  name: string;
+  data: Uint8Array;
+  /** Where it came from, for the report: a path, or "generated". */
+  source: string;
+}
+
+/**
+ * A workflow other than the smoke's r2v run (`vace run`): what to upload, and how to build the
+ * workflow from the names ComfyUI stored the uploads under.
+ */
+export interface SmokeJob {
+  workflow: WorkflowName;
+  uploads: JobUpload[];
+  /** The workflow for the run's parameters and the names ComfyUI stored the uploads under. */
+  build(files: EditFiles, params: WorkflowParams): ApiWorkflow;
+}
 
 /** Per-phase limits; each is also capped by what is left of the overall timeout. */
 export const DEFAULT_PHASE_TIMEOUTS_MS: Record<Phase, number> = {
@@ -70,6 +101,10 @@ export interface SmokeOptions {
   image?: { name: string; data: Uint8Array; source: string };
   /** Fixed seed for reproduction; by default a fresh one, so ComfyUI's cache cannot replay a run. */
   seed?: number;
+  /** Settings that replace the profile's (`--size`; `vace run`'s frames and steps). */
+  settings?: Partial<Profile>;
+  /** Run this workflow instead of the smoke's r2v (see SmokeJob). */
+  job?: SmokeJob;
   timeoutMs: number;
   phaseTimeoutsMs?: Partial<Record<Phase, number>>;
   /** The verifier's content checks (blank, frozen, noise): see {@link contentPlan}. Default auto. */
@@ -115,8 +150,10 @@ export function contentPlan(mode: ContentMode, ffmpegOnPath: boolean): ContentRe
 }
 
 /** Throws WorkflowParamsError (a usage error) before any network traffic if the inputs are bad. */
-export function smokeParams(o: Pick<SmokeOptions, "profile" | "prompt" | "negative" | "seed">) {
-  const p = PROFILES[o.profile];
+export function smokeParams(
+  o: Pick<SmokeOptions, "profile" | "prompt" | "negative" | "seed" | "settings">,
+) {
+  const p = { ...PROFILES[o.profile], ...o.settings };
   return parseWorkflowParams({
     prompt: o.prompt ?? DEFAULT_PROMPT,
     negative: o.negative ?? DEFAULT_NEGATIVE,
@@ -134,6 +171,7 @@ export function smokeParams(o: Pick<SmokeOptions, "profile" | "prompt" | "negati
 export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
   const log = o.log ?? (() => {});
   const params = smokeParams(o);
+  const job = o.job ?? referenceJob(o.image);
   const contentMode = o.content ?? "auto";
   // Before any traffic: --content require without ffmpeg is the caller's mistake, not the server's.
   contentPlan(contentMode, contentChecksAvailable(contentMode));
@@ -148,8 +186,16 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
     url: http.displayUrl(),
     startedAt: startedAt.toISOString(),
     finishedAt: "",
-    params: { ...params, image: { source: o.image?.source ?? "generated", uploadedAs: null } },
-    cost: samplingCost(PROFILES[o.profile]),
+    workflow: job.workflow,
+    params: {
+      ...params,
+      image: {
+        source: job.uploads.find((u) => u.role === "image")?.source ?? "none",
+        uploadedAs: null,
+      },
+    },
+    uploads: job.uploads.map((u) => ({ role: u.role, source: u.source, uploadedAs: null })),
+    cost: samplingCost(params),
     clientId,
     promptId: null,
     tracking: null,
@@ -209,24 +255,33 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
     );
 
     // --- preflight -----------------------------------------------------------------------------
-    // The reference image is not uploaded yet; preflight skips that input (UPLOADED_INPUTS).
+    // The inputs are not uploaded yet; preflight skips those inputs (UPLOADED_INPUTS).
+    const asNamed = Object.fromEntries(job.uploads.map((u) => [u.role, u.name]));
     await phase(
       "preflight",
       () => "waiting for /object_info",
-      (signal) => preflight(http, buildWorkflow(params), signal),
+      (signal) => preflight(http, job.build(asNamed, params), signal),
     );
     log(`[preflight] ${report.timings.preflight} s: every node class and model file is present`);
 
     // --- upload --------------------------------------------------------------------------------
-    const image = o.image ?? { name: "vace-smoke-reference.png", data: referenceImage() };
-    const uploaded = await phase(
+    const stored: EditFiles = {};
+    await phase(
       "upload",
       () => "waiting for /upload/image",
-      (signal) => uploadImage(http, image.name, image.data, signal),
+      async (signal) => {
+        for (const [i, u] of job.uploads.entries()) {
+          const name = await uploadFile(http, u.name, u.data, signal);
+          stored[u.role] = name;
+          const entry = report.uploads?.[i];
+          if (entry) entry.uploadedAs = name;
+        }
+      },
     );
-    report.params.image.uploadedAs = uploaded;
-    const workflow = buildWorkflow({ ...params, image: uploaded });
-    log(`[upload] ${report.timings.upload} s: reference image stored as ${uploaded}`);
+    report.params.image.uploadedAs = stored.image ?? null;
+    const workflow = job.build(stored, params);
+    const names = job.uploads.map((u) => `${u.role} stored as ${stored[u.role]}`).join(", ");
+    log(`[upload] ${report.timings.upload} s: ${names}`);
 
     // --- submit, queue wait, execution ----------------------------------------------------------
     const tQueue = performance.now();
@@ -406,15 +461,29 @@ async function preflight(
   }
 }
 
-/** Uploads the reference image; returns the name LoadImage must use (ComfyUI may rename it). */
-async function uploadImage(
+/** The smoke's own job: r2v with the given reference image, or one generated in-process. */
+function referenceJob(image: SmokeOptions["image"]): SmokeJob {
+  const ref = image ?? {
+    name: "vace-smoke-reference.png",
+    data: referenceImage(),
+    source: "generated",
+  };
+  return {
+    workflow: "r2v",
+    uploads: [{ role: "image", ...ref }],
+    build: (files, params) => buildWorkflow({ ...params, image: files.image ?? params.image }),
+  };
+}
+
+/** Uploads one file; returns the name the loader node must use (ComfyUI may rename it). */
+async function uploadFile(
   http: ComfyHttp,
   name: string,
   data: Uint8Array,
   signal: AbortSignal,
 ): Promise<string> {
   const form = new FormData();
-  const type = IMAGE_TYPES[extname(name).toLowerCase()] ?? "application/octet-stream";
+  const type = UPLOAD_TYPES[extname(name).toLowerCase()] ?? "application/octet-stream";
   form.set("image", new Blob([data], { type }), name);
   form.set("type", "input");
   const res = await http.json<{ name?: unknown; subfolder?: unknown }>("upload/image", {

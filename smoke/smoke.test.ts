@@ -7,9 +7,9 @@ import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { XMLParser } from "fast-xml-parser";
-import { describe, expect, it, vi } from "vitest";
-import { runCli } from "../cli/index";
+import { describe, expect, it } from "vitest";
 import { planSmoke, writeReports } from "../cli/smoke";
+import { captureCli } from "../test/cli";
 import { TEST_TOKEN as TOKEN, useSmokeHarness } from "../test/doubles/comfyui/harness";
 import { LOOPBACK_CERT } from "../test/doubles/comfyui/server";
 import { NODE } from "./workflow";
@@ -178,28 +178,8 @@ describe("vace smoke against the ComfyUI double", () => {
 
 describe("vace smoke CLI (contract 4)", () => {
   /** Runs `vace smoke …` in-process; returns the exit code and everything it printed. */
-  async function cli(args: string[], env: Record<string, string | undefined> = {}) {
-    let printed = "";
-    const capture = (chunk: string | Uint8Array) => {
-      printed += String(chunk);
-      return true;
-    };
-    const out = vi.spyOn(process.stdout, "write").mockImplementation(capture);
-    const err = vi.spyOn(process.stderr, "write").mockImplementation(capture);
-    const saved = { ...process.env };
-    for (const [k, v] of Object.entries(env)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-    try {
-      const code = await runCli(["node", "vace", "smoke", ...args]);
-      return { code, printed };
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-      process.env = saved;
-    }
-  }
+  const cli = (args: string[], env: Record<string, string | undefined> = {}) =>
+    captureCli(["smoke", ...args], env);
 
   it("passes ci with a Chinese prompt as UTF-8 end to end, writes report.json and valid JUnit", async () => {
     const d = await double({ token: TOKEN });

@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { nodeSpecs } from "../test/doubles/comfyui/nodes";
+import { DEFAULT_MODELS } from "../test/doubles/comfyui/server";
+import { validatePrompt } from "../test/doubles/comfyui/validate";
 import { describeCosts, PROFILES, samplingCost } from "./profiles";
 import {
+  buildNamedWorkflow,
   buildWorkflow,
   isLink,
   NODE,
@@ -154,5 +158,85 @@ describe("profiles", () => {
     });
     expect(samplingCost({ ...PROFILES.full, cfg: 1.0000000001 }).passes).toBe(1);
     expect(describeCosts().at(-1)).toBe("full costs 35× ci");
+  });
+});
+
+describe("edit workflows (workflows/vace-{v2v,inpaint,outpaint}.json)", () => {
+  const base = { ...params, width: 480, height: 832, frames: 17 } as Omit<
+    WorkflowParams,
+    "image"
+  > & {
+    image?: string;
+  };
+  delete base.image;
+  const files = { video: "in.vace.mp4", mask: "mask.vace.mp4", image: "ref.png" };
+  const specs = nodeSpecs({
+    ...DEFAULT_MODELS,
+    input: [files.video, files.mask, files.image],
+  });
+
+  it.each(["r2v", "v2v", "inpaint", "outpaint"] as const)(
+    "%s uses only the pinned image's nodes, with and without a reference image, and passes its validator",
+    (name) => {
+      for (const withImage of [true, false]) {
+        if (name === "r2v" && !withImage) continue;
+        const wf = buildNamedWorkflow(
+          name,
+          base,
+          withImage ? files : { ...files, image: undefined },
+        );
+        const v = validatePrompt(structuredClone(wf), specs, {});
+        expect(v, `${name} ${withImage ? "with" : "without"} reference`).toMatchObject({
+          ok: true,
+          nodeErrors: {},
+        });
+        expect(wf[NODE.vace]?.inputs).toMatchObject({ width: 480, height: 832, length: 17 });
+        expect(wf[NODE.vace]?.inputs.reference_image).toEqual(
+          withImage ? [NODE.resize, 0] : undefined,
+        );
+        // The reference frame is always trimmed (trim_latent is 0 without one).
+        expect(wf[NODE.decode]?.inputs.samples).toEqual([NODE.trim, 0]);
+      }
+    },
+  );
+
+  it("wires each edit as WanVaceToVideo expects", () => {
+    const v2v = buildNamedWorkflow("v2v", base, files, 0.7);
+    expect(v2v[NODE.vace]?.inputs).toMatchObject({
+      control_video: [NODE.controlVideo, 0],
+      strength: 0.7,
+    });
+    expect(v2v[NODE.vace]?.inputs.control_masks).toBeUndefined();
+    expect(v2v[NODE.controlVideo]?.inputs).toMatchObject({
+      video: files.video,
+      frame_load_cap: 17,
+      format: "None",
+      force_rate: 0,
+    });
+    const inpaint = buildNamedWorkflow("inpaint", base, files);
+    expect(inpaint[NODE.vace]?.inputs.control_masks).toEqual([NODE.mask, 0]);
+    expect(inpaint[NODE.mask]?.inputs).toEqual({ channel: "red", image: [NODE.maskVideo, 0] });
+    expect(inpaint[NODE.maskVideo]?.inputs.video).toBe(files.mask);
+    const outpaint = buildNamedWorkflow("outpaint", base, files);
+    expect(outpaint[NODE.pad]?.inputs).toMatchObject({
+      image: [NODE.controlVideo, 0],
+      width: 480,
+      height: 832,
+      keep_proportion: "pad",
+      divisible_by: 16,
+    });
+    expect(outpaint[NODE.vace]?.inputs).toMatchObject({
+      control_video: [NODE.pad, 0],
+      control_masks: [NODE.pad, 3],
+    });
+  });
+
+  it("names every missing input and a bad strength at once", () => {
+    expect(() => buildNamedWorkflow("inpaint", base, {}, -1)).toThrow(
+      /video: the inpaint workflow needs an input video\n {2}mask: the inpaint workflow needs a mask\n {2}strength \(got -1\): must be at least 0/,
+    );
+    expect(() => buildNamedWorkflow("r2v", base, {})).toThrow(
+      "image: the r2v workflow needs a reference image",
+    );
   });
 });

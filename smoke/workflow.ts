@@ -7,7 +7,10 @@
  * WanVaceToVideo's `trim_latent` output so the prepended reference frame is cut from the video.
  */
 import { z } from "zod";
+import inpaintTemplate from "../workflows/vace-inpaint.json";
+import outpaintTemplate from "../workflows/vace-outpaint.json";
 import template from "../workflows/vace-r2v.json";
+import v2vTemplate from "../workflows/vace-v2v.json";
 
 /** A link to another node's output: `[node id, output index]`. */
 export type Link = [string, number];
@@ -33,11 +36,18 @@ export const NODE = {
   trim: "30",
   decode: "31",
   video: "32",
+  /** The edit workflows' nodes (vace-v2v, vace-inpaint, vace-outpaint). */
+  controlVideo: "40",
+  maskVideo: "41",
+  mask: "42",
+  pad: "43",
 } as const;
 
-/** Inputs whose value is a file uploaded by the smoke itself, so preflight cannot check them. */
+/** Inputs whose value is a file uploaded by the client itself, so preflight cannot check them. */
 export const UPLOADED_INPUTS: ReadonlyArray<{ node: string; input: string }> = [
   { node: NODE.image, input: "image" },
+  { node: NODE.controlVideo, input: "video" },
+  { node: NODE.maskVideo, input: "video" },
 ];
 
 const dimension = z
@@ -141,4 +151,102 @@ export function isLink(value: unknown): value is Link {
     typeof value[0] === "string" &&
     typeof value[1] === "number"
   );
+}
+
+// --- edit workflows (vace run) ---------------------------------------------------------------------
+
+/**
+ * The workflows `vace run` submits, each `workflows/vace-<name>.json`. How WanVaceToVideo combines its
+ * inputs (comfy_extras/nodes_wan.py at the pinned commit): `control_video` is cut to `length` and
+ * padded with 0.5 gray; `control_masks` (default all 1) splits it into `inactive = video·(1−mask)`
+ * (kept) and `reactive = video·mask` (regenerated), both VAE-encoded; a mask shorter than the video is
+ * padded with 1, so a one-frame mask would leave every later frame fully regenerated, which is why
+ * `vace run` always sends a mask video as long as the input; `reference_image` adds one latent frame in
+ * front, cut again by TrimVideoLatent through `trim_latent`.
+ * - r2v: reference image only (gray control, mask 1): a new video in the image's likeness;
+ * - v2v: control video, mask 1: the whole frame follows the video's layout and motion, restyled by the
+ *   prompt; `strength` sets how closely;
+ * - inpaint: control video + mask video: only the mask's white region changes;
+ * - outpaint: the video padded to the target size by ImageResizeKJv2 (`pad`), whose mask output is 1
+ *   in the padding and 0 on the picture: only the new border is generated.
+ */
+export const WORKFLOW_NAMES = ["r2v", "v2v", "inpaint", "outpaint"] as const;
+export type WorkflowName = (typeof WORKFLOW_NAMES)[number];
+
+const TEMPLATES: Record<WorkflowName, unknown> = {
+  r2v: template,
+  v2v: v2vTemplate,
+  inpaint: inpaintTemplate,
+  outpaint: outpaintTemplate,
+};
+
+/** What each workflow needs uploaded (besides the prompt): required and optional inputs. */
+export const WORKFLOW_INPUTS: Record<
+  WorkflowName,
+  { video: boolean; mask: boolean; image: "required" | "optional" }
+> = {
+  r2v: { video: false, mask: false, image: "required" },
+  v2v: { video: true, mask: false, image: "optional" },
+  inpaint: { video: true, mask: true, image: "optional" },
+  outpaint: { video: true, mask: false, image: "optional" },
+};
+
+/** Uploaded file names for an edit workflow; `image` is the optional reference. */
+export interface EditFiles {
+  video?: string;
+  mask?: string;
+  image?: string;
+}
+
+/** WanVaceToVideo's strength: how strongly the control video steers the result (node range 0–1000). */
+export const Strength = z.number().min(0, "must be at least 0").max(1000, "must be at most 1000");
+
+/**
+ * Pure: workflow `name` with `params` and the uploaded `files` applied. An edit workflow without a
+ * reference image loses the reference nodes; with one, it gains the r2v workflow's LoadImage and resize
+ * nodes wired into `reference_image`. Throws WorkflowParamsError on bad input or a missing file.
+ */
+export function buildNamedWorkflow(
+  name: WorkflowName,
+  input: Omit<WorkflowParams, "image">,
+  files: EditFiles,
+  strength = 1,
+): ApiWorkflow {
+  const need = WORKFLOW_INPUTS[name];
+  const problems: string[] = [];
+  if (need.video && !files.video) problems.push(`video: the ${name} workflow needs an input video`);
+  if (need.mask && !files.mask) problems.push(`mask: the ${name} workflow needs a mask`);
+  if (need.image === "required" && !files.image) {
+    problems.push(`image: the ${name} workflow needs a reference image`);
+  }
+  const s = Strength.safeParse(strength);
+  for (const issue of s.success ? [] : s.error.issues) {
+    problems.push(`strength (got ${strength}): ${issue.message}`);
+  }
+  if (problems.length) throw new WorkflowParamsError(problems);
+  const p = parseWorkflowParams({ ...input, image: files.image ?? "none" });
+  if (name === "r2v") return buildWorkflow(p);
+  const wf = structuredClone(TEMPLATES[name]) as ApiWorkflow;
+  const set = (id: string, values: Record<string, unknown>) => {
+    const node = wf[id];
+    if (!node) throw new Error(`workflows/vace-${name}.json has no node ${id}`);
+    Object.assign(node.inputs, values);
+  };
+  set(NODE.positive, { text: p.prompt });
+  set(NODE.negative, { text: p.negative });
+  set(NODE.vace, { width: p.width, height: p.height, length: p.frames, strength });
+  set(NODE.sampler, { seed: p.seed, steps: p.steps, cfg: p.cfg });
+  set(NODE.video, { frame_rate: p.fps });
+  // The client already fitted the file; the cap only guards against a longer upload.
+  set(NODE.controlVideo, { video: files.video, frame_load_cap: p.frames });
+  if (need.mask) set(NODE.maskVideo, { video: files.mask, frame_load_cap: p.frames });
+  if (name === "outpaint") set(NODE.pad, { width: p.width, height: p.height });
+  if (files.image) {
+    const r2v = workflowTemplate();
+    wf[NODE.image] = { ...(r2v[NODE.image] as ApiNode), inputs: { image: files.image } };
+    wf[NODE.resize] = r2v[NODE.resize] as ApiNode;
+    set(NODE.resize, { width: p.width, height: p.height });
+    set(NODE.vace, { reference_image: [NODE.resize, 0] });
+  }
+  return wf;
 }
