@@ -6,47 +6,43 @@
  * Each output is verified by codec, size and frame count. Then `vace run` itself: help, exit codes.
  */
 
-import { execFile } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Gateway, startGateway } from "../docker/gateway/launch";
 import { requireBinary } from "../test/binaries";
 import { captureCli } from "../test/cli";
-import { type ComfyDouble, startComfyDouble } from "../test/doubles/comfyui/server";
-import { type ClipCodec, type ClipContainer, makeClip, tempDir } from "../test/fixtures/video";
+import { type BehindGateway, startBehindGateway } from "../test/doubles/comfyui/behind-gateway";
+import type { ComfyDouble } from "../test/doubles/comfyui/server";
+import {
+  type ClipCodec,
+  type ClipContainer,
+  makeClip,
+  makeStill,
+  makeTone,
+  tempDir,
+} from "../test/fixtures/video";
 import { prepareEdit, type Size } from "./edit";
 import type { MaskSource } from "./inputs";
 import { runSmoke } from "./run";
 import { NODE, type WorkflowName } from "./workflow";
 
-const run = promisify(execFile);
 const TOKEN = randomBytes(24).toString("hex");
 let comfy: ComfyDouble;
-let gateway: Gateway;
+let gateway: BehindGateway["gateway"];
 let ca: string;
 let caFile: string;
+let behind: BehindGateway | undefined;
 let tmp: { dir: string; cleanup: () => Promise<void> };
 
 beforeAll(async () => {
-  requireBinary("caddy");
-  requireBinary("ffmpeg");
   requireBinary("ffprobe");
   tmp = await tempDir("vace-edit-");
-  comfy = await startComfyDouble();
-  gateway = await startGateway({
-    VACE_TOKEN: TOKEN,
-    VACE_UPSTREAM: new URL(comfy.url).host,
-    VACE_TLS: "internal",
-  });
-  caFile = join(gateway.dataDir, "caddy", "pki", "authorities", "local", "root.crt");
-  ca = await readFile(caFile, "utf8");
+  behind = await startBehindGateway(TOKEN);
+  ({ comfy, gateway, ca, caFile } = behind);
 });
 afterAll(async () => {
-  await gateway?.stop();
-  await comfy?.close();
+  await behind?.stop();
   await tmp?.cleanup();
 });
 
@@ -92,11 +88,11 @@ async function source(c: Case, dir: string) {
   let mask: MaskSource | undefined;
   if (c.mask === "box") mask = { kind: "box", x: 4, y: 4, w: 20, h: 20 };
   if (c.mask === "image") {
-    const png = join(dir, "mask.png");
-    await run("ffmpeg", [
-      ...["-v", "error", "-f", "lavfi", "-i", `color=c=black:s=${w}x${h}`],
-      ...["-vf", "drawbox=x=8:y=8:w=16:h=16:color=white:t=fill", "-frames:v", "1", png],
-    ]);
+    const png = await makeStill(dir, "mask.png", {
+      width: w,
+      height: h,
+      box: { x: 8, y: 8, w: 16, h: 16 },
+    });
     mask = { kind: "file", file: png };
   }
   if (c.mask === "video") {
@@ -122,18 +118,7 @@ describe("every workflow through the real gateway (Caddy, TLS, token)", () => {
     const dir = join(tmp.dir, randomUUID());
     await mkdir(dir);
     const input = c.container ? await source(c, dir) : undefined;
-    const image = join(dir, "ref.png");
-    await run("ffmpeg", [
-      "-v",
-      "error",
-      "-f",
-      "lavfi",
-      "-i",
-      "testsrc2=s=64x64",
-      "-frames:v",
-      "1",
-      image,
-    ]);
+    const image = await makeStill(dir, "ref.png", { width: 64, height: 64 });
     const prepared = await prepareEdit({
       workflow: c.workflow,
       video: input?.file,
@@ -223,18 +208,7 @@ describe("vace run (CLI)", () => {
     const before = comfy.received.requests.length;
     const junk = join(tmp.dir, "junk.avi");
     await writeFile(junk, "junk");
-    const tone = join(tmp.dir, "tone.mp4");
-    await run("ffmpeg", [
-      "-v",
-      "error",
-      "-f",
-      "lavfi",
-      "-i",
-      "sine=duration=0.3",
-      "-c:a",
-      "aac",
-      tone,
-    ]);
+    const tone = await makeTone(tmp.dir, "tone.mp4");
     const long = await makeClip(tmp.dir, "long.mp4", {
       width: 32,
       height: 32,
@@ -272,19 +246,7 @@ describe("vace run (CLI)", () => {
   });
 
   it("exits 3 on a rejected token and 4 when the endpoint is unreachable", async () => {
-    const image = join(tmp.dir, "r.png");
-    await run("ffmpeg", [
-      "-v",
-      "error",
-      "-y",
-      "-f",
-      "lavfi",
-      "-i",
-      "testsrc2=s=32x32",
-      "-frames:v",
-      "1",
-      image,
-    ]);
+    const image = await makeStill(tmp.dir, "r.png", { width: 32, height: 32 });
     const args = [
       "--workflow",
       "r2v",

@@ -3,13 +3,12 @@
  * in front of the ComfyUI double: the path a deployed instance takes, token and certificate pin included.
  */
 import { randomBytes, randomUUID } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Gateway, startGateway, untilHealthz } from "../docker/gateway/launch";
-import { requireBinary } from "../test/binaries";
-import { type ComfyDouble, startComfyDouble } from "../test/doubles/comfyui/server";
+import { type Gateway, untilHealthz } from "../docker/gateway/launch";
+import { type BehindGateway, startBehindGateway } from "../test/doubles/comfyui/behind-gateway";
+import type { ComfyDouble } from "../test/doubles/comfyui/server";
 import { tempDir } from "../test/fixtures/video";
 import { runSmoke, type SmokeOptions } from "./run";
 
@@ -17,26 +16,16 @@ const TOKEN = randomBytes(24).toString("hex");
 let comfy: ComfyDouble;
 let gateway: Gateway;
 let ca: string;
+let behind: BehindGateway | undefined;
 let tmp: { dir: string; cleanup: () => Promise<void> };
 
 beforeAll(async () => {
-  requireBinary("caddy");
-  requireBinary("ffmpeg");
   tmp = await tempDir("vace-smoke-gw-");
-  comfy = await startComfyDouble();
-  gateway = await startGateway({
-    VACE_TOKEN: TOKEN,
-    VACE_UPSTREAM: new URL(comfy.url).host,
-    VACE_TLS: "internal",
-  });
-  ca = await readFile(
-    join(gateway.dataDir, "caddy", "pki", "authorities", "local", "root.crt"),
-    "utf8",
-  );
+  behind = await startBehindGateway(TOKEN);
+  ({ comfy, gateway, ca } = behind);
 });
 afterAll(async () => {
-  await gateway?.stop();
-  await comfy?.close();
+  await behind?.stop();
   await tmp?.cleanup();
 });
 

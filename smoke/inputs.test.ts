@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../test/binaries";
-import { makeClip, tempDir } from "../test/fixtures/video";
+import { makeClip, makeStill, makeTone, tempDir } from "../test/fixtures/video";
 import {
   fitMask,
   fitVideo,
@@ -131,6 +131,13 @@ async function probeOut(file: string) {
   };
 }
 
+/** A 96×64 H.264 clip of 9 frames at 16 fps, probed and planned for 480×480. */
+async function squareInput(name: string) {
+  const src = await makeClip(tmp.dir, name, { width: 96, height: 64, fps: 16, frames: 9 });
+  const m = await probeMedia(src, "--video");
+  return { src, m, plan: planFit(m, { width: 480, height: 480, fit: "cover" }) };
+}
+
 describe("fitting real files (ffmpeg)", () => {
   it.each([
     { name: "h264.mp4", codec: "h264", container: "mp4", fps: 24, target: [832, 480] },
@@ -162,21 +169,12 @@ describe("fitting real files (ffmpeg)", () => {
   });
 
   it("makes a mask video from an image, a video or a box, aligned with the input", async () => {
-    const src = await makeClip(tmp.dir, "m.mp4", { width: 96, height: 64, fps: 16, frames: 9 });
-    const m = await probeMedia(src, "--video");
-    const plan = planFit(m, { width: 480, height: 480, fit: "cover" });
-    const png = join(tmp.dir, "mask.png");
-    await run("ffmpeg", [
-      "-v",
-      "error",
-      "-f",
-      "lavfi",
-      "-i",
-      "color=c=black:s=96x64",
-      "-frames:v",
-      "1",
-      png,
-    ]);
+    const { m, plan } = await squareInput("m.mp4");
+    const png = await makeStill(tmp.dir, "mask.png", {
+      width: 96,
+      height: 64,
+      box: { x: 8, y: 8, w: 16, h: 16 },
+    });
     const maskVideo = await makeClip(tmp.dir, "maskv.mp4", {
       width: 96,
       height: 64,
@@ -198,24 +196,11 @@ describe("fitting real files (ffmpeg)", () => {
     const junk = join(tmp.dir, "junk.mp4");
     await writeFile(junk, "not a video at all");
     await expect(probeMedia(junk, "--video")).rejects.toThrow(`cannot read --video ${junk}:`);
-    const tone = join(tmp.dir, "tone.m4a");
-    await run("ffmpeg", [
-      "-v",
-      "error",
-      "-f",
-      "lavfi",
-      "-i",
-      "sine=duration=0.5",
-      "-c:a",
-      "aac",
-      tone,
-    ]);
+    const tone = await makeTone(tmp.dir, "tone.m4a");
     await expect(probeMedia(tone, "--video")).rejects.toThrow(
       `--video ${tone} has no video stream: audio only (aac)`,
     );
-    const src = await makeClip(tmp.dir, "v.mp4", { width: 96, height: 64, fps: 16, frames: 9 });
-    const m = await probeMedia(src, "--video");
-    const plan = planFit(m, { width: 480, height: 480, fit: "cover" });
+    const { src, m, plan } = await squareInput("v.mp4");
     const other = await makeClip(tmp.dir, "other.mp4", {
       width: 64,
       height: 64,
