@@ -205,7 +205,10 @@ describe("vace run (CLI)", () => {
   });
 
   it("exits 2 before any traffic on bad inputs, naming what is wrong", async () => {
-    const before = comfy.received.requests.length;
+    // The gateway's own health probe (GET /prompt, once a second) is the only other traffic.
+    const traffic = () =>
+      comfy.received.requests.filter((q) => `${q.method} ${q.path}` !== "GET /prompt").length;
+    const before = traffic();
     const junk = join(tmp.dir, "junk.avi");
     await writeFile(junk, "junk");
     const tone = await makeTone(tmp.dir, "tone.mp4");
@@ -242,7 +245,7 @@ describe("vace run (CLI)", () => {
       expect({ args, code }).toEqual({ args, code: 2 });
       expect(printed).toContain(message);
     }
-    expect(comfy.received.requests.length).toBe(before);
+    expect(traffic()).toBe(before);
   });
 
   it("exits 3 on a rejected token and 4 when the endpoint is unreachable", async () => {
