@@ -276,7 +276,7 @@ describe("the render table (issue 12 item 6)", () => {
       "    hourly price: not looked up offline (set wan-vace:priceLookup: true",
     );
     expect(r.stdout).toMatch(
-      /\n {2}TTL: the cloud releases the instance at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in 4h 1\dm: wan-vace:ttl \+ 10 min\)/,
+      /\n {2}TTL: the cloud releases the instance at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in 4h\d+m: wan-vace:ttl \+ 10 min\)/,
     );
     expect(r.stdout.indexOf("SUMMARY")).toBeLessThan(r.stdout.indexOf("RESOURCES"));
     // Tags are shown whole, never cut.
@@ -327,8 +327,6 @@ describe("the render table (issue 12 item 6)", () => {
       "ecs.gn6i-c4g1.xlarge: PostPaid (pay-as-you-go), spot (SpotAsPriceGo)",
     );
     expect(lines).toContain("    hourly price of the instance: 1.25 (BSS lookup)");
-    expect(lines.join("\n")).toContain(
-      "at 2026-01-01T02:10:00Z (in 2h 10m: wan-vace:ttl + 10 min)",
-    );
+    expect(lines.join("\n")).toContain("at 2026-01-01T02:10:00Z (in 2h10m: wan-vace:ttl + 10 min)");
   });
 });

@@ -1,6 +1,7 @@
 import { basename } from "node:path";
 import type { Command } from "commander";
 import { Option } from "commander";
+import { formatMinutes } from "../infra/common/duration";
 import { ConfigError } from "../infra/config";
 import { type RenderResult, renderStack } from "../infra/offline/render";
 import { priceFor, worstCase } from "../ops/spend";
@@ -16,15 +17,6 @@ const EIP = "alicloud:ecs/eipAddress:EipAddress";
 /** A value whole, on one line: a reviewer must see every tag and name exactly as deployed. */
 function cell(v: unknown): string {
   return typeof v === "string" ? v : (JSON.stringify(v) ?? "(none)");
-}
-
-/** "4h 10m" for a span in milliseconds. */
-function span(ms: number): string {
-  const min = Math.round(ms / 60_000);
-  const d = Math.floor(min / 1440);
-  const h = Math.floor((min % 1440) / 60);
-  const m = min % 60;
-  return [d && `${d}d`, h && `${h}h`, (m || min === 0) && `${m}m`].filter(Boolean).join(" ");
 }
 
 /**
@@ -70,7 +62,9 @@ export function formatSummary(r: RenderResult, stack: string, now = new Date()):
     const left = Date.parse(release) - now.getTime();
     lines.push(
       `  TTL: the cloud releases the instance at ${release}` +
-        (Number.isFinite(left) && left > 0 ? ` (in ${span(left)}: wan-vace:ttl + 10 min)` : "") +
+        (Number.isFinite(left) && left > 0
+          ? ` (in ${formatMinutes(Math.round(left / 60_000))}: wan-vace:ttl + 10 min)`
+          : "") +
         "; each `pulumi up` moves it to that run's start + ttl + 10 min",
     );
     // The most this deploy can cost if nothing stops it early (ops/spend.ts prices).

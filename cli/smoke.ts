@@ -4,7 +4,7 @@
  * errored, 2 usage, 3 token rejected, 4 unreachable or timed out.
  */
 import { constants } from "node:fs";
-import { access, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { access, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import { type Command, Option } from "commander";
 import { describeCosts, PROFILE_NAMES, type ProfileName } from "../smoke/profiles";
@@ -20,6 +20,7 @@ import {
 import { type ContentMode, ContentToolMissingError, contentChecksAvailable } from "../smoke/verify";
 import { WorkflowParamsError } from "../smoke/workflow";
 import { CliError, ExitCode } from "./errors";
+import { makeFolder } from "./folders";
 import { userPath } from "./run";
 
 /** How long readiness may take by default: a fresh ECS instance needs 15–25 minutes (see run.ts). */
@@ -127,7 +128,7 @@ export function redact(text: string, token: string | undefined): string {
 async function smoke(flags: SmokeFlags, token: string | undefined): Promise<number> {
   const say = (line: string) => process.stdout.write(`${redact(line, token)}\n`);
   const plan = await planSmoke(flags, token);
-  for (const line of describeCosts()) say(line);
+  for (const line of describeCosts(flags.profile)) say(line);
   say(`smoke ${flags.profile} against ${plan.options.url.replace(/\?.*$/, "")}`);
   const report = await runSmoke({ ...plan.options, log: say });
   const warnings = await writeReports(report, plan, token);
@@ -159,7 +160,7 @@ export async function writeReports(
   const warnings: string[] = [];
   const write = async (file: string, text: string) => {
     try {
-      await mkdir(dirname(file), { recursive: true });
+      await makeFolder(dirname(file));
       await writeFile(file, redact(text, token));
     } catch (e) {
       warnings.push(redact(`could not write ${file}: ${(e as Error).message}`, token));
@@ -275,7 +276,11 @@ function seconds(flag: string, value: string | undefined): number | undefined {
 /** Creates `dir` if needed and checks that files can be written in it. */
 async function writableFolder(flag: string, dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    await makeFolder(dir);
+  } catch (e) {
+    throw usage(`${flag}: ${(e as Error).message}`);
+  }
+  try {
     await access(dir, constants.W_OK);
   } catch (e) {
     throw usage(`${flag}: cannot write in the folder ${dir} (${(e as Error).message})`);

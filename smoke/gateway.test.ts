@@ -66,6 +66,22 @@ describe("vace smoke through the real gateway (Caddy, TLS, token)", () => {
     expect(reached.filter((q) => q !== "GET /prompt")).toEqual([]);
   });
 
+  it("stops at once, naming the fix, when --url says http:// to the HTTPS gateway", async () => {
+    const lines: string[] = [];
+    const r = await smoke({
+      url: gateway.url.replace(/^https:/, "http:"),
+      phaseTimeoutsMs: { ready: 15_000 },
+      log: (l) => lines.push(l),
+    });
+    expect(r.exitCode).toBe(4);
+    const host = new URL(gateway.url).host;
+    expect(r.error?.message).toBe(
+      `${host} speaks HTTPS on that port, and --url says http:// (it answered: "Client sent an HTTP request to an HTTPS server."): use --url https://${host}`,
+    );
+    // Not waited out as "not up yet" (it once retried for the whole 30-minute readiness budget).
+    expect(lines.filter((l) => l.includes("not ready"))).toEqual([]);
+  });
+
   it("exits 4 when ComfyUI behind the gateway is down, quoting the gateway's 503", async () => {
     await comfy.close();
     // The gateway notices within a second (its active health check).
@@ -76,8 +92,13 @@ describe("vace smoke through the real gateway (Caddy, TLS, token)", () => {
       return res.statusCode;
     }, 503);
     await dispatcher.close();
-    const r = await smoke({ phaseTimeoutsMs: { ready: 800 } });
+    const lines: string[] = [];
+    const r = await smoke({ phaseTimeoutsMs: { ready: 800 }, log: (l) => lines.push(l) });
     expect(r.exitCode).toBe(4);
     expect(r.error?.message).toMatch(/^ready timed out after 0\.8 s: GET \/healthz answered 503/);
+    // Each wait says how long it has waited, of how long it may.
+    expect(lines.find((l) => l.includes("not ready"))).toMatch(
+      /^ {2}not ready \(waited 0m0\ds of 0m01s\): GET \/healthz answered 503 .*; retrying in \d\.\d s$/,
+    );
   });
 });

@@ -52,20 +52,20 @@ export function samplingCost(p: Profile): SamplingCost {
   };
 }
 
-/** One line per profile plus the ratio, e.g. for the start of a smoke run. */
-export function describeCosts(): string[] {
-  const lines = PROFILE_NAMES.map((name) => {
-    const p = PROFILES[name];
-    const c = samplingCost(p);
-    return (
-      `profile ${name}: ${p.width}×${p.height}, ${p.frames} frames → ${c.latentFrames} latent + ` +
+/**
+ * The chosen profile's cost, for the start of a smoke run; ci also says how much more full costs,
+ * full how much more it costs than ci. Only the profile that runs is described in full.
+ */
+export function describeCosts(name: ProfileName): string[] {
+  const p = PROFILES[name];
+  const c = samplingCost(p);
+  const ratio = formatRatio(samplingCost(PROFILES.full).cost / samplingCost(PROFILES.ci).cost);
+  return [
+    `profile ${name}: ${p.width}×${p.height}, ${p.frames} frames → ${c.latentFrames} latent + ` +
       `${REFERENCE_LATENT_FRAMES} reference = ${c.sampledLatentFrames} latent frames × ${c.steps} steps × ` +
-      `${c.passes} pass${c.passes === 1 ? "" : "es"} (cfg ${p.cfg}) = sampling cost ${c.cost}`
-    );
-  });
-  const ratio = samplingCost(PROFILES.full).cost / samplingCost(PROFILES.ci).cost;
-  lines.push(`full costs ${formatRatio(ratio)}× ci`);
-  return lines;
+      `${c.passes} pass${c.passes === 1 ? "" : "es"} (cfg ${p.cfg}) = sampling cost ${c.cost}` +
+      (name === "ci" ? ` (full costs ${ratio}× ci)` : ` (${ratio}× ci)`),
+  ];
 }
 
 function formatRatio(r: number): string {

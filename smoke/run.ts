@@ -220,13 +220,13 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
   const phase = async <T>(
     name: Phase,
     status: () => string,
-    fn: (signal: AbortSignal) => Promise<T>,
+    fn: (signal: AbortSignal, limitMs: number) => Promise<T>,
   ) => {
     const t0 = performance.now();
     const limit = phaseLimitMs(name, o.phaseTimeoutsMs, deadline - Date.now());
     current = name;
     try {
-      return await withDeadline(name, limit, status, fn);
+      return await withDeadline(name, limit, status, (signal) => fn(signal, limit));
     } finally {
       report.timings[name] = round3((performance.now() - t0) / 1000);
     }
@@ -238,11 +238,16 @@ export async function runSmoke(o: SmokeOptions): Promise<SmokeReport> {
     const stats = await phase(
       "ready",
       () => ready.last,
-      (signal) =>
+      (signal, limitMs) =>
         waitReady(
           http,
           signal,
-          { log, initialDelayMs: o.readyBackoffMs?.initial, maxDelayMs: o.readyBackoffMs?.max },
+          {
+            log,
+            limitMs,
+            initialDelayMs: o.readyBackoffMs?.initial,
+            maxDelayMs: o.readyBackoffMs?.max,
+          },
           ready,
         ),
     );

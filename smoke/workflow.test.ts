@@ -157,7 +157,12 @@ describe("profiles", () => {
       cost: 560,
     });
     expect(samplingCost({ ...PROFILES.full, cfg: 1.0000000001 }).passes).toBe(1);
-    expect(describeCosts().at(-1)).toBe("full costs 35× ci");
+    // Only the profile that runs is described (issue 12: ci printed full's line too).
+    expect(describeCosts("ci")).toEqual([
+      "profile ci: 480×480, 9 frames → 3 latent + 1 reference = 4 latent frames × 4 steps × 1 pass (cfg 1) = sampling cost 16 (full costs 35× ci)",
+    ]);
+    expect(describeCosts("full")).toHaveLength(1);
+    expect(describeCosts("full")[0]).toMatch(/^profile full: .* = sampling cost 560 \(35× ci\)$/);
   });
 });
 
