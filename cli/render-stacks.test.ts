@@ -21,15 +21,17 @@ function file(doc: unknown): string {
   return f;
 }
 
-/** The CLI as a user runs it, in its own process. */
+/** The CLI as a user runs it, in its own process (from `cwd`: the program to render). */
 function renderProcess(
   args: string[],
+  cwd = ROOT,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn("npm", ["run", "--silent", "vace", "--", "render", ...args], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      join(ROOT, "node_modules", ".bin", "tsx"),
+      [join(ROOT, "cli", "index.ts"), "render", ...args],
+      { cwd, stdio: ["ignore", "pipe", "pipe"] },
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c) => {
@@ -140,6 +142,19 @@ async function renderInProcess(args: string[]) {
 afterEach(() => vi.restoreAllMocks());
 
 describe("render refuses, with exit 2 and what to write", () => {
+  it("a program that fails offline: exit 2 naming the error, no crash", {
+    timeout: 180_000,
+  }, async () => {
+    const r = await renderProcess(
+      ["--config", file({ config: { "wan-vace:image": IMAGE } }), "--format", "json"],
+      join(ROOT, "test", "fixtures", "failing-program"),
+    );
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/program: the program failed offline: .*no GPU capacity \(fixture\)/);
+    expect(r.stderr).not.toMatch(/triggerUncaughtException|unexpected error/);
+    expect(r.stdout).toBe("");
+  });
+
   it("keys written at the top level instead of under config:", async () => {
     const r = await renderInProcess([
       "--config",
