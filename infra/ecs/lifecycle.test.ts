@@ -5,8 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type * as pulumi from "@pulumi/pulumi";
-import { beforeAll, describe, expect, it } from "vitest";
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { parse as parseYaml } from "yaml";
 import {
   type PulumiTest,
@@ -175,7 +175,19 @@ describe("placement and network move together (items 4 and 5)", () => {
       tags: { project: "wan-vace", stack: "repl", "boot-digest": "an-older-boot" },
     };
     t.stock[TYPE] = { zones: ["ap-southeast-1b"] };
-    await deploy("repl", "repl");
+    const warn = vi.spyOn(pulumi.log, "warn");
+    try {
+      await deploy("repl", "repl");
+      // The preview says so before anything is deleted (the plan runs in preview too).
+      expect(warn).toHaveBeenCalledWith(
+        expect.stringMatching(
+          /replaced; ecs\.gn7i-c8g1\.2xlarge in ap-southeast-1a is sold out, so the new instance is ecs\.gn7i-c8g1\.2xlarge in ap-southeast-1b \(its vSwitch moves with it\)/,
+        ),
+        expect.anything(),
+      );
+    } finally {
+      warn.mockRestore();
+    }
     expect(only("repl", INSTANCE)).toMatchObject({
       instanceType: TYPE,
       availabilityZone: "ap-southeast-1b",
