@@ -4,9 +4,17 @@
  * Also: the image pins the very Caddy these tests run, and the shell stays POSIX-clean.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { DockerfileParser } from "dockerfile-ast";
 import { afterAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../../test/binaries";
@@ -30,9 +38,15 @@ const base = {
   VACE_TLS: "internal",
 };
 
-function run(env: Record<string, string | undefined>, args: string[] = [], uid?: number) {
-  const r = spawnSync(GATEWAY_RUN, args, {
+function run(
+  env: Record<string, string | undefined>,
+  args: string[] = [],
+  uid?: number,
+  launcher = GATEWAY_RUN,
+) {
+  const r = spawnSync(launcher, args, {
     env: { PATH: process.env.PATH, HOME: scratch, XDG_CONFIG_HOME: scratch, ...env },
+    cwd: dirname(launcher),
     encoding: "utf8",
     // Should the launcher wrongly start serving, fail instead of hanging.
     timeout: 10_000,
@@ -119,6 +133,26 @@ describe("launcher refuses bad input (exit 2, the variable named, the token neve
     expect(r.stdout).toBe("");
   });
 
+  it.each([
+    ["VACE_UPSTREAM", { VACE_UPSTREAM: token }],
+    ["VACE_UPSTREAM", { VACE_UPSTREAM: `${token}:8188` }],
+    ["VACE_UPSTREAM", { VACE_UPSTREAM: `127.0.0.1:${token}` }],
+    ["VACE_LISTEN", { VACE_LISTEN: token }],
+    ["VACE_LISTEN", { VACE_LISTEN: `:${token}` }],
+    ["VACE_LISTEN", { VACE_LISTEN: `${token}:443` }],
+    ["VACE_TLS", { VACE_TLS: token }],
+    ["VACE_TLS", { VACE_TLS: `${token}.example.com` }],
+    ["VACE_TLS", { VACE_TLS: `/run/${token} /run/key.pem` }],
+    ["VACE_ACME_EMAIL", { VACE_TLS: "vace.example.com", VACE_ACME_EMAIL: `${token}@` }],
+    ["VACE_ACCESS_LOG", { VACE_ACCESS_LOG: `/var/log/${token}/access.log` }],
+    ["a token-like value that is not the token", { VACE_UPSTREAM: `${"x".repeat(40)} :1` }],
+  ])("never echoes a value that could be the token: %s %j", (_name, env) => {
+    const r = run({ ...base, ...env });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^vace-gateway: .*<hidden: could be the token>/);
+    expect(r.stderr).not.toMatch(/[A-Za-z0-9_-]{32}/);
+  });
+
   it("rejects an unknown argument", () => {
     const r = run(base, ["serve"]);
     expect(r.status).toBe(2);
@@ -200,14 +234,20 @@ describe("VACE_ENV_FILE: settings from a file (an additive extension of contract
       status: 2,
       stderr: `vace-gateway: VACE_ENV_FILE: ${scratch} is not a regular file\n`,
     });
-    // Mode 000 in a world-readable directory; root reads anything, so then run as nobody.
+    // Mode 000 in a world-readable directory; root reads anything, so then run as nobody. Nobody
+    // may not be able to enter the checkout (a clone under a 0700 directory), so it runs a copy
+    // of the launcher from that world-readable directory, with its working directory there too.
     const dir = mkdtempSync(join(tmpdir(), "vace-gw-envfile-"));
     try {
       chmodSync(dir, 0o755);
       const file = join(dir, "gateway.env");
       writeFileSync(file, `VACE_TOKEN=${token}\n`, { mode: 0o000 });
       const asUser = process.getuid?.() === 0 ? 65534 : undefined;
-      expect(run({ ...base, VACE_ENV_FILE: file }, [], asUser)).toMatchObject({
+      const launcher = join(dir, "run");
+      copyFileSync(GATEWAY_RUN, launcher);
+      chmodSync(launcher, 0o755);
+      const env = { ...base, VACE_ENV_FILE: file, HOME: dir, XDG_CONFIG_HOME: dir };
+      expect(run(env, [], asUser, launcher)).toMatchObject({
         status: 2,
         stderr: `vace-gateway: VACE_ENV_FILE: cannot read ${file} (check its owner and mode)\n`,
       });
