@@ -151,6 +151,20 @@ describe("renderUserData", () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: systemd's ${VAR} syntax, on purpose.
     expect(comfyui).toContain("--network host --gpus all ${COMFYUI_IMAGE}");
     expect(comfyui).not.toMatch(/\s(-p|--publish)\s/);
+    // The non-root design is enforced here, whatever the image's USER (issue 9, item 9).
+    const comfyRun = comfyui.slice(comfyui.indexOf("ExecStart=")).split("\nExecStop")[0] ?? "";
+    expect(comfyRun).toContain(
+      " --user 10001:10001 --cap-drop ALL --security-opt no-new-privileges ",
+    );
+    const gatewayRun = (
+      fileAt(config, "/etc/systemd/system/wan-vace-gateway.service")?.content ?? ""
+    )
+      .split("ExecStart=")[1]
+      ?.split("\nExecStop")[0];
+    expect(gatewayRun).toContain(
+      " --cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges ",
+    );
+    expect(gatewayRun).not.toMatch(/--privileged|--cap-add (?!NET_BIND_SERVICE)/);
     const gateway = fileAt(config, "/etc/systemd/system/wan-vace-gateway.service")?.content ?? "";
     // The token file is mounted read-only; docker's own env (kept on disk in the container's
     // config.v2.json, shown by docker inspect) gets only its path.

@@ -153,7 +153,9 @@ main() {
   # shellcheck source=/dev/null
   os=$(. /etc/os-release && echo "${ID:-}-${VERSION_ID:-}")
   [[ $os == ubuntu-22.04 ]] || die "needs Ubuntu 22.04 (the pinned packages are for jammy); this image is $os"
-  mkdir -p "$STATE" /var/lib/wan-vace/caddy /var/log/wan-vace
+  mkdir -p "$STATE" /var/lib/wan-vace/caddy
+  # The gateway's access log records client addresses and URLs: root only.
+  install -d -m 0700 /var/log/wan-vace
   install_driver
   dpkg_recover
   install_docker
