@@ -276,12 +276,33 @@ describe("VACE_TLS forms (run adapt)", () => {
     expect(stderr).toMatch(/WARNING: VACE_TLS=off: serving PLAIN HTTP/);
   });
 
-  it("internal: Caddy's CA, signing on demand (clients by IP send no SNI)", () => {
+  it("internal: Caddy's CA, for the listed names only, never on demand", () => {
     const { config } = adapt({ VACE_TLS: "internal" });
     expect(config.apps.http.servers.srv0?.listen).toEqual([":443"]);
     const [policy] = config.apps.tls?.automation?.policies ?? [];
     expect(policy?.issuers).toEqual([{ module: "internal" }]);
-    expect(policy?.on_demand).toBe(true);
+    expect(policy?.on_demand).toBeUndefined();
+    expect(policy?.subjects?.sort()).toEqual(["127.0.0.1", "::1", "localhost"]);
+    const named = adapt({
+      VACE_TLS: "internal",
+      VACE_LISTEN: "10.0.0.7:8443",
+      VACE_TLS_NAMES: "vace.lan, 192.168.1.5,localhost",
+    }).config;
+    expect(named.apps.tls?.automation?.policies?.[0]?.subjects?.sort()).toEqual([
+      "10.0.0.7",
+      "127.0.0.1",
+      "192.168.1.5",
+      "::1",
+      "localhost",
+      "vace.lan",
+    ]);
+    const bad = run({ ...base, VACE_TLS_NAMES: "a b/c" }, ["adapt"]);
+    expect([bad.status, bad.stderr]).toEqual([
+      2,
+      "vace-gateway: VACE_TLS_NAMES: 'b/c' is not a host name or IP address\n",
+    ]);
+    const unused = run({ ...base, VACE_TLS: "off", VACE_LISTEN: ":8080", VACE_TLS_NAMES: "x" });
+    expect(unused.stderr).toMatch(/VACE_TLS_NAMES is only used with VACE_TLS=internal/);
   });
 
   it("a domain: ACME for that name only, with the optional account e-mail", () => {
@@ -293,7 +314,7 @@ describe("VACE_TLS forms (run adapt)", () => {
       { host: ["vace.example.com"] },
     ]);
     const noEmail = adapt({ VACE_TLS: "vace.example.com" }).config;
-    expect(JSON.stringify(noEmail.apps.tls)).not.toContain("email");
+    expect(JSON.stringify(noEmail.apps.tls ?? {})).not.toContain("email");
   });
 
   it("two paths: the deploy-time certificate and key, loaded from files", () => {

@@ -5,9 +5,10 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect as tlsConnect } from "node:tls";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../../test/binaries";
@@ -103,6 +104,30 @@ describe("TLS", () => {
     const res = await getPinned(withInternal, root, "/healthz");
     expect(res).toMatchObject({ status: 200, text: "ok" });
     expect(res.headers["strict-transport-security"]).toBe("max-age=31536000");
+  });
+
+  it("internal: signs no certificate for a name the client makes up (no on-demand issuance)", async () => {
+    const handshake = (servername: string) =>
+      new Promise<string>((resolve) => {
+        const s = tlsConnect({
+          host: "127.0.0.1",
+          port: withInternal.port,
+          servername,
+          rejectUnauthorized: false,
+        });
+        s.once("secureConnect", () => {
+          resolve(`ok ${s.getPeerCertificate().subject?.CN ?? ""}`);
+          s.destroy();
+        });
+        s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? "error"));
+      });
+    const made = Array.from({ length: 15 }, () => `${randomBytes(6).toString("hex")}.example`);
+    const results = await Promise.all(made.map(handshake));
+    expect(results.filter((r) => r.startsWith("ok"))).toEqual([]);
+    expect(await handshake("localhost")).toMatch(/^ok/);
+    const stored = readdirSync(join(withInternal.dataDir, "caddy", "certificates", "local"));
+    // Caddy stores ::1 as "--1".
+    expect(stored.sort()).toEqual(["--1", "127.0.0.1", "localhost"]);
   });
 
   it("a pin is a pin: the deploy certificate does not vouch for the internal-CA gateway", async () => {
