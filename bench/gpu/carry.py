@@ -15,7 +15,9 @@ the run lists them so a reader can judge whether the workflow needs them.
 import hashlib
 import io
 import json
+import lzma
 import os
+import shutil
 import subprocess
 import tarfile
 
@@ -174,3 +176,11 @@ def read_manifest(carry_dir):
     with open(path) as fh:
         return json.load(fh)
 
+
+
+def unxz(src, dst, mode=0o644):
+    """Decompresses a carried .xz file to dst with the given mode."""
+    with lzma.open(src) as fh_in, open(dst, "wb") as fh_out:
+        shutil.copyfileobj(fh_in, fh_out)
+    os.chmod(dst, mode)
+    return dst

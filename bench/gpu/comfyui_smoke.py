@@ -327,14 +327,17 @@ def prep_tools(carry_dir, a):
         tools[name] = {"file": f"{name}.xz", "sha256": carry.sha256_file(os.path.join(carry_dir, f"{name}.xz")),
                        "version": version, "from": path}
         print(f"{name}: {version} from {path}")
-    # The whole vace CLI in one file for node (esbuild comes with tsx): node_modules is 300+ MB.
+    # The whole vace CLI in one file for node (esbuild comes with tsx): node_modules is 300+ MB. And the
+    # image build's FP8 converter alone, for fp8_load.py.
     esbuild = os.path.join(REPO, "node_modules", ".bin", "esbuild")
-    bundle = subprocess.run([esbuild, os.path.join(REPO, "cli", "index.ts"), "--bundle", "--platform=node",
-                             "--target=node22", "--minify", "--log-level=warning"], check=True, capture_output=True).stdout
-    with lzma.open(os.path.join(carry_dir, "vace.cjs.xz"), "wb") as fh:
-        fh.write(bundle)
     commit = subprocess.run(["git", "-C", REPO, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    manifest["vace"] = {"sha256": carry.sha256_file(os.path.join(carry_dir, "vace.cjs.xz")), "commit": commit}
+    for key, entry, out in (("vace", os.path.join("cli", "index.ts"), "vace.cjs.xz"),
+                            ("fp8_convert", os.path.join("bench", "gpu", "fp8-convert.ts"), "fp8-convert.cjs.xz")):
+        bundle = subprocess.run([esbuild, os.path.join(REPO, entry), "--bundle", "--platform=node", "--target=node22",
+                                 "--minify", "--log-level=warning"], check=True, capture_output=True).stdout
+        with lzma.open(os.path.join(carry_dir, out), "wb") as fh:
+            fh.write(bundle)
+        manifest[key] = {"file": out, "sha256": carry.sha256_file(os.path.join(carry_dir, out)), "commit": commit}
     if a.wheels:
         os.makedirs(os.path.join(carry_dir, "wheels"), exist_ok=True)
         for f in sorted(os.listdir(a.wheels)):
@@ -419,14 +422,10 @@ def unpack_tools(run):
     os.makedirs(bin_dir, exist_ok=True)
     out = {}
     for name, entry in carry.read_manifest(run.carry).get("tools", {}).items():
-        target = os.path.join(bin_dir, name)
-        with lzma.open(os.path.join(run.carry, entry["file"])) as src, open(target, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        os.chmod(target, 0o755)
+        target = carry.unxz(os.path.join(run.carry, entry["file"]), os.path.join(bin_dir, name), 0o755)
         out[name] = subprocess.run([target, "version" if name == "caddy" else "-version" if name == "ffmpeg" else "--version"],
                                    capture_output=True, text=True).stdout.strip().splitlines()[0]
-    with lzma.open(os.path.join(run.carry, "vace.cjs.xz")) as src, open(os.path.join(bin_dir, "vace.cjs"), "wb") as dst:
-        shutil.copyfileobj(src, dst)
+    carry.unxz(os.path.join(run.carry, "vace.cjs.xz"), os.path.join(bin_dir, "vace.cjs"))
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ["PATH"]
     if not shutil.which("ffmpeg"):
         raise RuntimeError("no ffmpeg: carry one (`prep tools --ffmpeg PATH`, a static x86-64 build with libx264)")

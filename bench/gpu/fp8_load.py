@@ -11,10 +11,13 @@ then comfy.model_management.load_models_gpu), peak GPU memory (torch.cuda.max_me
 peak process RSS. Each run then samples 4 steps from the same seed; the fp16-cast and fp8-stored
 latents must be BIT-IDENTICAL, since casting at load and casting at build use the same rounding.
 
-The fp8 file: --fp8-file takes one made by the image build's converter (issue 13: `vace models fp8`).
-Without it, the file is converted here with torch: every tensor that ComfyUI builds in fp8 when
-weight_dtype is fp8 (read from VaceWanModel built on the meta device with that dtype) becomes
-.to(float8_e4m3fn); the rest (the float32 patch embeddings) keeps the file's dtype.
+The fp8 file is made by the image build's converter (issue 13: `vace models fp8`'s convertFile,
+cli/models/convert.ts), bundled for node by `comfyui_smoke.py prep tools` (fp8-convert.cjs.xz, with
+node.xz), or taken from --fp8-file. The same file is also converted here with torch: every tensor
+that ComfyUI builds in fp8 when weight_dtype is fp8 (VaceWanModel built on the meta device with that
+dtype) becomes .to(float8_e4m3fn), the rest (the float32 patch embeddings) keeps the file's dtype;
+the run records whether the converter's tensors are byte-for-byte torch's. Without the converter
+carried, the torch-converted file is the one measured (the run says so).
 
 The sampler: comfy.sample.sample (uni_pc, simple) when its imports work (it needs torchsde);
 otherwise an Euler loop written here over BaseModel.apply_model with comfy/samplers.py's
@@ -90,11 +93,29 @@ def dry(a):
     if a.fp8_file:
         ok = os.path.exists(a.fp8_file)
         checks.append({"check": "fp8 file", "ok": ok, "detail": a.fp8_file if ok else f"{a.fp8_file} does not exist"})
+    elif converter_files(a.carry):
+        checks.append({"check": "fp8 file", "ok": True, "detail": "made on the GPU machine by the image build's "
+                       "converter (carried fp8-convert.cjs.xz + node.xz), and compared with torch's cast"})
     else:
-        checks.append({"check": "fp8 file", "ok": True, "detail": "none given: converted on the GPU with torch "
-                       "(the image-build converter of issue 13 is not on main yet)"})
+        checks.append({"check": "fp8 file", "ok": True, "detail": "the image build's converter is not carried "
+                       "(`comfyui_smoke.py prep tools` adds it): converted on the GPU with torch"})
     return {"ok": all(c["ok"] for c in checks), "checks": checks, "modes": MODES,
             "sampling": {"seed": SEED, "steps": STEPS, "latent": LATENT, "cfg": 1.0}}
+
+
+def converter_files(carry_dir):
+    """(node.xz, fp8-convert.cjs.xz) when both are carried and match the manifest, else None."""
+    path = os.path.join(carry_dir, "manifest.json")
+    if not os.path.exists(path):
+        return None
+    manifest = carry.read_manifest(carry_dir)
+    node, conv = manifest.get("tools", {}).get("node"), manifest.get("fp8_convert")
+    if not node or not conv:
+        return None
+    files = (os.path.join(carry_dir, node["file"]), os.path.join(carry_dir, conv["file"]))
+    if all(os.path.exists(f) and carry.sha256_file(f) == e["sha256"] for f, e in zip(files, (node, conv))):
+        return files
+    return None
 
 
 def drop_cache(path):
@@ -122,16 +143,37 @@ def make_files(a, comfy_root):
     fp16 = os.path.join(a.work, "fp16.safetensors")
     if not os.path.exists(fp16):
         model_files.write_random(torch, spec, fp16, 1000)
-    if a.fp8_file:
-        return fp16, a.fp8_file, "given"
-    fp8 = os.path.join(a.work, "fp8.safetensors")
     meta = wan_model.VaceWanModel(**UNET_CONFIG, device="meta", dtype=torch.float8_e4m3fn,
                                   operations=comfy.ops.manual_cast)
     in_fp8 = {k for k, v in meta.state_dict().items() if v.dtype == torch.float8_e4m3fn}
     sd = load_file(fp16)
-    save_file({k: (v.to(torch.float8_e4m3fn) if k in in_fp8 else v) for k, v in sd.items()}, fp8)
-    kept = sorted(k for k in sd if k not in in_fp8)
-    return fp16, fp8, f"converted here with torch .to(float8_e4m3fn); kept as stored: {kept}"
+    by_torch = os.path.join(a.work, "fp8-torch.safetensors")
+    save_file({k: (v.to(torch.float8_e4m3fn) if k in in_fp8 else v) for k, v in sd.items()}, by_torch)
+    how = {"torch": f".to(float8_e4m3fn) of the tensors ComfyUI builds in fp8; kept as stored: "
+                    f"{sorted(k for k in sd if k not in in_fp8)}"}
+    fp8, tools = a.fp8_file, converter_files(a.carry)
+    if not fp8 and tools:
+        bin_dir = os.path.join(a.work, "bin")
+        os.makedirs(bin_dir, exist_ok=True)
+        node = carry.unxz(tools[0], os.path.join(bin_dir, "node"), 0o755)
+        script = carry.unxz(tools[1], os.path.join(bin_dir, "fp8-convert.cjs"))
+        fp8 = os.path.join(a.work, "fp8-converter.safetensors")
+        t0 = time.perf_counter()
+        r = subprocess.run([node, script, fp16, fp8], capture_output=True, text=True, timeout=600)
+        if r.returncode != 0:
+            raise RuntimeError(f"fp8-convert exited {r.returncode}: {r.stderr[-2000:]}")
+        how["converter"] = dict(json.loads(r.stdout), seconds=round(time.perf_counter() - t0, 1))
+    if fp8:
+        # Byte equality, tensor by tensor, of the converter's file and torch's cast.
+        theirs = load_file(fp8)
+        mine = load_file(by_torch)
+        differ = [k for k in sorted(mine) if k not in theirs or mine[k].dtype != theirs[k].dtype
+                  or not torch.equal(mine[k].view(torch.uint8), theirs[k].view(torch.uint8))]
+        how["converter_equals_torch"] = {"equal": not differ and set(theirs) == set(mine), "differ": differ[:20]}
+        how["measured"] = "the converter's file" if not a.fp8_file else f"--fp8-file {a.fp8_file}"
+        return fp16, fp8, how
+    how["measured"] = "torch's file: the image build's converter was not carried"
+    return fp16, by_torch, how
 
 
 def child(a, mode, comfy_root, path):
