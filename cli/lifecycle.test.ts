@@ -279,3 +279,18 @@ describe("vace backend oss", () => {
     expect(bad.output).toMatch(/--bucket "A"[\s\S]*--region "x"/);
   });
 });
+
+describe("vace rehearse", () => {
+  it("runs the real smoke through the real gateway against the double, and says so plainly", async () => {
+    const { code, output } = await vace(["rehearse", "--out", out]);
+    expect(code, output).toBe(0);
+    expect(output).toMatch(
+      /^REHEARSAL: the server behind the gateway is a ComfyUI protocol DOUBLE/m,
+    );
+    expect(output).toContain("rehearsal smoke passed against the DOUBLE: verified");
+    const report = JSON.parse(await readFile(join(out, "report.json"), "utf8"));
+    expect(report).toMatchObject({ ok: true, exitCode: 0, tracking: "websocket" });
+    expect(report.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(existsSync(join(out, report.video.filename))).toBe(true);
+  });
+});

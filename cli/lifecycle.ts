@@ -13,8 +13,15 @@ import { credentialsFromEnv, RpcClient, type Service } from "../ops/cloud/rpc";
 import { runE2e, type SmokeOutcome } from "../ops/e2e";
 import { e2eReport, renderE2eJUnit } from "../ops/e2e-report";
 import { LifecycleError, LifecycleExit } from "../ops/errors";
-import { listStacks, type Outputs, requirePulumi, StackDriver } from "../ops/pulumi/driver";
+import {
+  findOnPath,
+  listStacks,
+  type Outputs,
+  requirePulumi,
+  StackDriver,
+} from "../ops/pulumi/driver";
 import { reap } from "../ops/reap";
+import { DOUBLE_NOTICE, startRehearsal } from "../ops/rehearse";
 import { formatSpendMarkdown, formatSpendTable, priceFor, worstCase } from "../ops/spend";
 import { stackConfig as loadStackConfig } from "../ops/stack-config";
 import { formatStatus, statusRows } from "../ops/status";
@@ -27,6 +34,9 @@ import { userPath } from "./run";
 import { planSmoke, redact, writeReports } from "./smoke";
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Whether an executable named `bin` is on PATH. */
+const onPath = async (bin: string) => (await findOnPath(bin)) !== undefined;
 const driverOptions = () => ({
   workDir: process.cwd(),
   write: (chunk: string) => process.stdout.write(chunk),
@@ -356,6 +366,43 @@ export function registerLifecycle(program: Command): void {
             release();
           }
         }),
+    );
+
+  program
+    .command("rehearse")
+    .description(
+      "run the smoke through the real gateway against the ComfyUI protocol DOUBLE on loopback: the client path and CI wiring without a cloud or GPU",
+    )
+    .addOption(profileOption())
+    .addOption(contentOption())
+    .option("--out <dir>", "where report.json and the video go", "out/rehearse")
+    .action((o: { profile: ProfileName; content: ContentMode; out: string }) =>
+      guarded(async () => {
+        for (const bin of ["caddy", "ffmpeg"]) {
+          if (!(await onPath(bin))) {
+            throw new CliError(
+              LifecycleExit.usage,
+              `vace rehearse needs ${bin} (the real gateway is Caddy; the double renders its video with ffmpeg): sudo apt-get install -y ${bin}`,
+            );
+          }
+        }
+        for (const line of DOUBLE_NOTICE) say(line);
+        const r = await startRehearsal();
+        try {
+          say(`gateway ${r.url} (Caddy, TLS internal CA pinned) → ComfyUI protocol double`);
+          const s = await smokeStack(
+            { url: r.url, token: r.token, caCertificate: r.ca },
+            { profile: o.profile, content: o.content, outDir: userPath(o.out) },
+          );
+          say(`rehearsal smoke ${s.ok ? "passed" : "FAILED"} against the DOUBLE: ${s.summary}`);
+          say(
+            "a real deploy differs in: the GPU, the models, ComfyUI itself, the cloud (vace e2e covers them)",
+          );
+          return s.ok ? LifecycleExit.ok : ((s.report as { exitCode?: number })?.exitCode ?? 1);
+        } finally {
+          await r.stop();
+        }
+      }),
     );
 
   program

@@ -35,9 +35,15 @@ export const SECRET_CONFIG_ENV: Record<string, string> = {
 };
 
 /** Finds an executable `pulumi` on PATH, or undefined. */
-export async function findPulumi(path = process.env.PATH ?? ""): Promise<string | undefined> {
+export const findPulumi = (path = process.env.PATH ?? "") => findOnPath("pulumi", path);
+
+/** Finds an executable named `bin` on PATH, or undefined. */
+export async function findOnPath(
+  bin: string,
+  path = process.env.PATH ?? "",
+): Promise<string | undefined> {
   for (const folder of path.split(delimiter).filter(Boolean)) {
-    const candidate = join(folder, "pulumi");
+    const candidate = join(folder, bin);
     try {
       await access(candidate, constants.X_OK);
       return candidate;
