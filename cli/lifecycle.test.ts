@@ -294,3 +294,13 @@ describe("vace rehearse", () => {
     expect(existsSync(join(out, report.video.filename))).toBe(true);
   });
 });
+
+describe("a backend that refuses the stack", () => {
+  it("e2e exits 4 naming the CLI's error when the stack cannot be created; nothing is deployed", async () => {
+    fake.script({ fail: { "stack init": 1 } });
+    const { code, output } = await vace(["e2e", "--stack", "ci-5", "--out", out]);
+    expect(code).toBe(4);
+    expect(output).toContain("cannot open stack ci-5: error: stack init failed (fake)");
+    expect(fake.commands()).not.toContain("up");
+  });
+});

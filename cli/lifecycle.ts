@@ -16,6 +16,7 @@ import { LifecycleError, LifecycleExit } from "../ops/errors";
 import {
   findOnPath,
   listStacks,
+  type OpenOptions,
   type Outputs,
   requirePulumi,
   StackDriver,
@@ -25,7 +26,7 @@ import { DOUBLE_NOTICE, startRehearsal } from "../ops/rehearse";
 import { formatSpendMarkdown, formatSpendTable, priceFor, worstCase } from "../ops/spend";
 import { stackConfig as loadStackConfig } from "../ops/stack-config";
 import { formatStatus, statusRows } from "../ops/status";
-import { teardown } from "../ops/teardown";
+import { firstLine, teardown } from "../ops/teardown";
 import { PROFILE_NAMES, type ProfileName } from "../smoke/profiles";
 import { runSmoke } from "../smoke/run";
 import type { ContentMode } from "../smoke/verify";
@@ -41,6 +42,23 @@ const driverOptions = () => ({
   workDir: process.cwd(),
   write: (chunk: string) => process.stdout.write(chunk),
 });
+
+/**
+ * Opens (or creates) a stack; a backend that refuses (a wrong passphrase, no access to the state
+ * bucket) ends the command with `code`: nothing was deployed (4), or nothing could be torn down (5).
+ */
+async function openStack(
+  name: string,
+  code: LifecycleExit,
+  open?: OpenOptions,
+): Promise<StackDriver> {
+  try {
+    return await StackDriver.open(name, driverOptions(), open);
+  } catch (e) {
+    if (e instanceof LifecycleError) throw e;
+    throw new LifecycleError(code, `cannot open stack ${name}: ${firstLine(e)}`);
+  }
+}
 
 /** Turns ops/ and config failures into the CLI's errors, keeping their exit codes. */
 async function guarded(work: () => Promise<number>): Promise<void> {
@@ -199,7 +217,7 @@ export function registerLifecycle(program: Command): void {
           const config = stackConfig(o.stack, configFile);
           await requirePulumi();
           say(worstCase(priceFor(config.instanceTypes[0], config.region), config.ttlMinutes));
-          const stack = await StackDriver.open(o.stack, driverOptions(), {
+          const stack = await openStack(o.stack, LifecycleExit.deployFailed, {
             create: true,
             configFile,
           });
@@ -291,7 +309,7 @@ export function registerLifecycle(program: Command): void {
             `no stack ${o.stack} in the backend, but the cloud still holds (vace reap deletes them once expired):\n${left.map((r) => `  ${r.kind} ${r.id}`).join("\n")}`,
           );
         }
-        const stack = await StackDriver.open(o.stack, driverOptions());
+        const stack = await openStack(o.stack, LifecycleExit.teardownFailed);
         const t = await teardown(stack, {
           cloud: client && taggedWithStack(client, o.stack),
           cloudUnavailable: why,
@@ -329,7 +347,7 @@ export function registerLifecycle(program: Command): void {
           await mkdir(outDir, { recursive: true });
           say(worstCase(priceFor(config.instanceTypes[0], config.region), config.ttlMinutes));
           const { client, why } = cloudClient(config.region);
-          const stack = await StackDriver.open(o.stack, driverOptions(), {
+          const stack = await openStack(o.stack, LifecycleExit.deployFailed, {
             create: true,
             configFile,
           });

@@ -215,3 +215,31 @@ describe("teardown after a CLI that died holding the lock (a cancelled CI job)",
     expect(log.join("\n")).toMatch(/the stack is currently locked[\s\S]*pulumi cancel, then retry/);
   });
 });
+
+describe("vace e2e --keep", () => {
+  it("keeps the stack after a passing smoke: no destroy, exit 0, spend up to now", async () => {
+    fake.script({});
+    const stack = await StackDriver.open(
+      "ci-k",
+      { workDir: fake.workDir(), write: () => {} },
+      { create: true },
+    );
+    const log: string[] = [];
+    const result = await runE2e({
+      stack,
+      target: "ecs",
+      region: "ap-southeast-1",
+      smoke: passing,
+      cloud: async () => [],
+      keep: true,
+      signal: new AbortController().signal,
+      log: (l) => log.push(l),
+    });
+    expect(result.exitCode).toBe(LifecycleExit.ok);
+    expect(result.kept).toBe(true);
+    expect(fake.commands()).not.toContain("destroy");
+    expect(Object.keys(fake.stacks())).toEqual(["ci-k"]);
+    expect(log).toContain("--keep: ci-k stays up; destroy it with: vace down --stack ci-k");
+    expect(result.spend.endedAt).not.toBeNull();
+  });
+});
