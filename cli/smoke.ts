@@ -7,17 +7,20 @@ import { constants } from "node:fs";
 import { access, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, extname, join } from "node:path";
 import { type Command, Option } from "commander";
+import { parseSize, SIZES, type Size } from "../smoke/edit";
+import { FULL_EDIT, runProfile } from "../smoke/full";
+import { FFMPEG_MISSING } from "../smoke/inputs";
 import { describeCosts, PROFILE_NAMES, type ProfileName } from "../smoke/profiles";
 import { renderJUnit, type SmokeReport } from "../smoke/report";
 import {
   contentPlan,
   DEFAULT_PHASE_TIMEOUTS_MS,
   IMAGE_TYPES,
-  runSmoke,
   type SmokeOptions,
   smokeParams,
 } from "../smoke/run";
 import { type ContentMode, ContentToolMissingError, contentChecksAvailable } from "../smoke/verify";
+import { onPath } from "../smoke/verify/tools";
 import { WorkflowParamsError } from "../smoke/workflow";
 import { CliError, ExitCode } from "./errors";
 import { makeFolder } from "./folders";
@@ -52,6 +55,8 @@ export interface SmokeFlags {
   negative?: string;
   image?: string;
   deployStartedAt?: string;
+  /** Replaces the profile's size (480×480 for both). */
+  size?: Size;
 }
 
 /** What the CLI runs: the smoke's options plus where the reports go (folders already created). */
@@ -108,6 +113,12 @@ export function registerSmoke(program: Command): void {
     .option("--prompt <text>", "the prompt (UTF-8, any language)")
     .option("--negative <text>", "the negative prompt (unused at cfg 1)")
     .option("--image <file>", "reference image (PNG/JPEG/WebP); by default one is generated")
+    .addOption(
+      new Option(
+        "--size <WxH>",
+        `the r2v run's size (default 480x480); full then also edits its video as a MOV with v2v at ${FULL_EDIT.size} (needs ffmpeg)`,
+      ).choices(SIZES),
+    )
     .option(
       "--deploy-started-at <time>",
       "when the deploy began (ISO 8601, e.g. 2026-01-02T03:04:05Z, or Unix seconds); report.json then " +
@@ -130,7 +141,7 @@ async function smoke(flags: SmokeFlags, token: string | undefined): Promise<numb
   const plan = await planSmoke(flags, token);
   for (const line of describeCosts(flags.profile)) say(line);
   say(`smoke ${flags.profile} against ${plan.options.url.replace(/\?.*$/, "")}`);
-  const report = await runSmoke({ ...plan.options, log: say });
+  const report = await runProfile({ ...plan.options, log: say });
   const warnings = await writeReports(report, plan, token);
   for (const w of warnings) process.stderr.write(`vace: warning: ${w}\n`);
   const reportFile = join(plan.outDir, "report.json");
@@ -144,6 +155,7 @@ async function smoke(flags: SmokeFlags, token: string | undefined): Promise<numb
   const skipped = report.content?.skipped
     ? ` (without content checks: ${report.content.skipped})`
     : "";
+  if (report.edit) say(`v2v edit passed: ${report.edit.video?.file} verified`);
   say(`smoke passed: ${report.video?.file} verified${skipped}; ${where}`);
   return ExitCode.ok;
 }
@@ -200,6 +212,9 @@ export async function planSmoke(flags: SmokeFlags, token: string | undefined): P
     if (e instanceof ContentToolMissingError) throw usage(`--content require: ${e.message}`);
     throw e;
   }
+  if (flags.profile === "full" && !onPath("ffmpeg")) {
+    throw usage(`--profile full also edits a MOV with v2v, which needs ffmpeg: ${FFMPEG_MISSING}`);
+  }
   let image: SmokeOptions["image"];
   if (flags.image) {
     if (!IMAGE_TYPES[extname(flags.image).toLowerCase()]) {
@@ -223,6 +238,7 @@ export async function planSmoke(flags: SmokeFlags, token: string | undefined): P
     timeoutMs: timeoutS * 1000,
     phaseTimeoutsMs: { ready: readyS * 1000 },
     content: flags.content,
+    settings: flags.size ? parseSize(flags.size) : undefined,
     deployStartedAt: deployStart(flags.deployStartedAt ?? process.env.VACE_DEPLOY_STARTED_AT),
   };
   try {

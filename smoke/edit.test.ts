@@ -7,7 +7,7 @@
  */
 
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../test/binaries";
@@ -269,5 +269,54 @@ describe("vace run (CLI)", () => {
     });
     expect(down.code).toBe(4);
     expect(down.printed).toContain("run failed in ready");
+  });
+});
+
+describe("vace smoke: --size and the full profile's v2v edit", () => {
+  const smokeCli = (args: string[], env: Record<string, string> = { VACE_TOKEN: TOKEN }) =>
+    captureCli(["smoke", "--url", gateway.url, "--ca", caFile, ...args], env);
+
+  it("ci stays one run, at the --size asked for", async () => {
+    const out = join(tmp.dir, "smoke-size");
+    const { code, printed } = await smokeCli(["--size", "480x832", "--out", out]);
+    expect(printed).toContain("smoke passed");
+    expect(code).toBe(0);
+    const report = JSON.parse(await readFile(join(out, "report.json"), "utf8"));
+    expect(report.verification).toMatchObject({ ok: true, width: 480, height: 832, frames: 9 });
+    expect(report.edit).toBeUndefined();
+    expect(printed).not.toContain("v2v");
+  });
+
+  it("full also edits its own video, re-wrapped as a MOV, with v2v at 832×480", async () => {
+    const out = join(tmp.dir, "smoke-full");
+    const before = comfy.received.prompts.length;
+    const { code, printed } = await smokeCli(["--profile", "full", "--out", out]);
+    expect(printed).toContain("v2v edit passed:");
+    expect(code).toBe(0);
+    const report = JSON.parse(await readFile(join(out, "report.json"), "utf8"));
+    expect(report.verification).toMatchObject({ ok: true, width: 480, height: 480, frames: 49 });
+    expect(report.edit).toMatchObject({
+      ok: true,
+      workflow: "v2v",
+      uploads: [{ role: "video", source: expect.stringMatching(/r2v\.mov$/) }],
+      verification: { ok: true, width: 832, height: 480, frames: 49, fps: 16 },
+    });
+    expect(printed).toContain("re-encoded h264 in mov → H.264 MP4 for upload");
+    const [, v2v] = comfy.received.prompts.slice(before);
+    expect(v2v?.prompt[NODE.vace]?.inputs).toMatchObject({
+      width: 832,
+      height: 480,
+      length: 49,
+      control_video: [NODE.controlVideo, 0],
+    });
+  });
+
+  it("full exits 2 before any traffic when ffmpeg is missing", async () => {
+    const { code, printed } = await smokeCli(["--profile", "full", "--out", join(tmp.dir, "nf")], {
+      VACE_TOKEN: TOKEN,
+      PATH: tmp.dir,
+    });
+    expect(code).toBe(2);
+    expect(printed).toContain("--profile full also edits a MOV with v2v, which needs ffmpeg");
   });
 });

@@ -67,6 +67,8 @@ export interface SmokeReport {
   coldStart: ColdStartReport;
   /** Seconds per node and stage (model load vs sampling); null when tracked by polling. */
   stages: StageTimes | null;
+  /** Profile full: the v2v edit of this run's video as a MOV at 832×480 (smoke/full.ts). */
+  edit?: SmokeReport;
 }
 
 /** Pure: the facts the report keeps from `/system_stats` (both the 2025 and 2026 shapes). */
