@@ -15,6 +15,7 @@ import {
   sha256Of,
   startModelServer,
 } from "../test/doubles/http/model-server";
+import { SLOW } from "../test/slow";
 import { ExitCode } from "./errors";
 import { registerModels } from "./models";
 
@@ -48,7 +49,7 @@ function vace(via: "npm" | "tsx" | "models-only", args: string[]): Promise<Run> 
     execFile(
       cmd as string,
       [...(pre as string[]), ...args],
-      { cwd: ROOT, timeout: 20_000 },
+      { cwd: ROOT, timeout: SLOW.timeout - 10_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
         done({ code, stdout, stderr });
@@ -96,7 +97,7 @@ function inProcess(args: string[]) {
   return program.parseAsync(["node", "vace", ...args]);
 }
 
-describe("vace models fetch", () => {
+describe("vace models fetch", SLOW, () => {
   it("exit 0 after mirror fallback and resume; exit 1 on a mismatch naming both hashes; exit 2 on usage", async () => {
     const out = (n: string) => join(dir, n);
     const [ok, mismatch, usage] = await Promise.all([

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { SLOW } from "../test/slow";
 import { atLeast, minimumVersion, nodeVersionProblem, projectPackage } from "./node-version";
 
 const ROOT = join(__dirname, "..");
@@ -35,7 +36,7 @@ function fakeRoot(withCachedNode: boolean): string {
   return root;
 }
 
-describe("the Node.js version check", () => {
+describe("the Node.js version check", SLOW, () => {
   it("accepts the minimum and newer, refuses anything older", () => {
     expect(minimumVersion(">=22.19.0")).toEqual([22, 19, 0]);
     expect(() => minimumVersion("^22")).toThrow(/>=X\.Y\.Z/);

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
 import type { RenderResult } from "../infra/offline/render";
 import { requireBinary } from "../test/binaries";
+import { SLOW } from "../test/slow";
 import { redactToken, runCli } from "./index";
 import { chooseStack, formatSummary, stackOfFile } from "./render";
 
@@ -119,7 +120,7 @@ describe("render with bad config", () => {
   });
 });
 
-describe("render of the example stack", () => {
+describe("render of the example stack", SLOW, () => {
   it("prints one JSON document with the contract's keys, secrets as [secret]", async () => {
     const r = await render(["--format", "json"]);
     expect(r.code, r.stderr).toBe(0);
@@ -216,7 +217,7 @@ describe("unexpected errors", () => {
   });
 });
 
-describe("which stack a --config file renders as (issue 12 item 3)", () => {
+describe("which stack a --config file renders as (issue 12 item 3)", SLOW, () => {
   const hostName = (stdout: string) =>
     JSON.parse(stdout).resources.find(
       (x: { type: string }) => x.type === "alicloud:ecs/instance:Instance",
@@ -255,7 +256,7 @@ describe("which stack a --config file renders as (issue 12 item 3)", () => {
   });
 });
 
-describe("the render table (issue 12 item 6)", () => {
+describe("the render table (issue 12 item 6)", SLOW, () => {
   it("opens with a summary: resources by type, what bills and how, and the TTL", async () => {
     const r = await render([]);
     expect(r.code, r.stderr).toBe(0);

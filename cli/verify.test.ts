@@ -5,6 +5,7 @@ import { basename, dirname, join } from "node:path";
 import { InvalidArgumentError } from "commander";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { makeClip, tempDir } from "../test/fixtures/video";
+import { SLOW } from "../test/slow";
 import { runCli } from "./index";
 import { failureSummary, parseCount, parseRate, unreadableResult } from "./verify";
 
@@ -51,7 +52,7 @@ afterAll(async () => {
   await cleanup?.();
 });
 
-describe("vace verify (real processes)", () => {
+describe("vace verify (real processes)", SLOW, () => {
   it("exits 0 and 1 with one JSON object on stdout; a relative FILE is found where the user ran npm", async () => {
     const size = ["--width", "64", "--height", "64", "--fps", "16"];
     const [pass, fail] = await Promise.all([
