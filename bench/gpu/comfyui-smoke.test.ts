@@ -114,7 +114,10 @@ describe("comfyui_smoke.py dry", () => {
     expect(tools.ok).toBe(false);
     expect(tools.detail).toContain("node (");
     expect(tools.detail).toContain("caddy (");
-    expect(tools.detail).toContain("vace.cjs");
+    expect(tools.detail).toContain("vace.cjs.xz (the vace CLI bundled for node) is missing");
+    expect(tools.detail).toContain(
+      "fp8-convert.cjs.xz (the image build's FP8 converter bundled for node) is missing",
+    );
   });
 
   it("derives the diffusion model's exact data bytes and a real umT5-sized tokenizer", () => {
@@ -280,9 +283,13 @@ describe("comfyui_smoke.py dry", () => {
       ok: true,
       detail: { node: "v22.99.0", caddy: "v2.6.2 h1:x", ffmpeg: "ffmpeg version 9" },
     });
-    expect((tools.detail as Record<string, string>)["vace.cjs"]).toMatch(
-      /^bundled from commit [0-9a-f]{40}$/,
-    );
+    // The vace CLI, and the image build's FP8 converter: docker/models.json stores the diffusion model
+    // converted, so the run converts its random file the same way.
+    for (const bundle of ["vace.cjs.xz", "fp8-convert.cjs.xz"]) {
+      expect((tools.detail as Record<string, string>)[bundle]).toMatch(
+        /^bundled from commit [0-9a-f]{40}$/,
+      );
+    }
     writeFileSync(join(carry, "caddy.xz"), "changed");
     expect(byName(dry(carry).report, "carried tools").detail).toBe(
       "caddy.xz: sha256 differs from the manifest",

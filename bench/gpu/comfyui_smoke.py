@@ -83,7 +83,8 @@ def plan(carry_dir, out, work):
         {"step": "preflight", "what": "CUDA GPU, Python imports " + ", ".join(sorted(REQUIRED_IMPORTS))},
         {"step": "sources", "what": "verify each tarball against its pinned commit, unpack into " + work},
         {"step": "models", "what": "write the three model files with random weights; check names, shapes and "
-                                   "dtypes against ComfyUI's classes"},
+                                   "dtypes against ComfyUI's classes; convert to the image's stored form: "
+                                   + (", ".join(f"{f} {v['dtype']}" for f, v in stored_forms().items()) or "none")},
         {"step": "comfyui", "cmd": [sys.executable, "main.py", "--disable-auto-launch", "--extra-model-paths-config",
                                      os.path.join(work, "extra_model_paths.yaml"), "--front-end-root",
                                      os.path.join(work, "no-frontend"), "--listen", "127.0.0.1", "--port",
@@ -244,19 +245,27 @@ def check_tools(carry_dir):
             problems.append(f"{entry['file']}: sha256 differs from the manifest")
             continue
         out[name] = entry["version"]
-    vace = manifest.get("vace")
-    if vace is None or not os.path.exists(os.path.join(carry_dir, "vace.cjs.xz")):
-        problems.append("vace.cjs.xz (the vace CLI bundled for node) is missing; make it with "
-                        "`python3 bench/gpu/comfyui_smoke.py prep tools`")
-    elif carry.sha256_file(os.path.join(carry_dir, "vace.cjs.xz")) != vace["sha256"]:
-        problems.append("vace.cjs.xz: sha256 differs from the manifest")
-    else:
-        out["vace.cjs"] = f"bundled from commit {vace['commit']}"
+    bundles = [("vace", "vace.cjs.xz", "the vace CLI bundled for node")]
+    if stored_forms():
+        bundles.append(("fp8_convert", "fp8-convert.cjs.xz", "the image build's FP8 converter bundled for node"))
+    for key, file, what in bundles:
+        entry = manifest.get(key)
+        if entry is None or not os.path.exists(os.path.join(carry_dir, file)):
+            problems.append(f"{file} ({what}) is missing; make it with `python3 bench/gpu/comfyui_smoke.py prep tools`")
+        elif carry.sha256_file(os.path.join(carry_dir, file)) != entry["sha256"]:
+            problems.append(f"{file}: sha256 differs from the manifest")
+        else:
+            out[file] = f"bundled from commit {entry['commit']}"
     wheels = manifest.get("wheels", [])
     out["wheels"] = wheels or "none carried: every import in the preflight list must be on the GPU image"
     if problems:
         raise ValueError("; ".join(problems))
     return out
+
+
+def stored_forms():
+    """Folders whose model the image stores converted (docker/models.json `stored`, issue 13)."""
+    return {folder: m["stored"] for folder, m in model_files.models_manifest().items() if m.get("stored")}
 
 
 def check_size(carry_dir):
@@ -426,6 +435,8 @@ def unpack_tools(run):
         out[name] = subprocess.run([target, "version" if name == "caddy" else "-version" if name == "ffmpeg" else "--version"],
                                    capture_output=True, text=True).stdout.strip().splitlines()[0]
     carry.unxz(os.path.join(run.carry, "vace.cjs.xz"), os.path.join(bin_dir, "vace.cjs"))
+    if os.path.exists(os.path.join(run.carry, "fp8-convert.cjs.xz")):
+        carry.unxz(os.path.join(run.carry, "fp8-convert.cjs.xz"), os.path.join(bin_dir, "fp8-convert.cjs"))
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ["PATH"]
     if not shutil.which("ffmpeg"):
         raise RuntimeError("no ffmpeg: carry one (`prep tools --ffmpeg PATH`, a static x86-64 build with libx264)")
@@ -465,8 +476,20 @@ def make_models(run):
             extra["spiece_model"] = torch.frombuffer(bytearray(model_files.spiece_proto()), dtype=torch.uint8)
         os.makedirs(os.path.join(run.work, "models", folder), exist_ok=True)
         t0 = time.time()
-        size = model_files.write_random(torch, spec, os.path.join(run.work, "models", folder, fname), 1000 * (i + 1), extra)
+        path = os.path.join(run.work, "models", folder, fname)
+        size = model_files.write_random(torch, spec, path, 1000 * (i + 1), extra)
         out[fname] = {"tensors": len(spec) + len(extra), "bytes": size, "write_s": round(time.time() - t0, 1)}
+        if folder in stored_forms():
+            # As the image's models stage does after the fetch (`vace models fp8`): the same converter
+            # (cli/models/convert.ts), on this random file instead of the verified download.
+            bin_dir = os.path.join(run.work, "bin")
+            t0 = time.time()
+            r = subprocess.run([os.path.join(bin_dir, "node"), os.path.join(bin_dir, "fp8-convert.cjs"), path,
+                                path + ".fp8.partial"], capture_output=True, text=True, timeout=600)
+            if r.returncode != 0:
+                raise RuntimeError(f"fp8-convert on {fname} exited {r.returncode}: {r.stderr[-2000:]}")
+            os.replace(path + ".fp8.partial", path)
+            out[fname]["stored"] = dict(json.loads(r.stdout), seconds=round(time.time() - t0, 1))
     with open(os.path.join(run.work, "extra_model_paths.yaml"), "w") as fh:
         fh.write(f"wan_vace:\n  base_path: {os.path.join(run.work, 'models')}\n  diffusion_models: diffusion_models\n"
                  "  text_encoders: text_encoders\n  vae: vae\n")
