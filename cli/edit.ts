@@ -66,7 +66,7 @@ export function registerRun(program: Command): void {
     .requiredOption("--url <url>", "the gateway's URL (the stack's url output)")
     .option("--token <token>", "the gateway token; prefer the VACE_TOKEN environment variable")
     .addOption(
-      new Option("--workflow <name>", "r2v | v2v | inpaint | outpaint")
+      new Option("--workflow <name>", "the VACE workflow (see the examples below)")
         .choices(WORKFLOW_NAMES)
         .makeOptionMandatory(),
     )

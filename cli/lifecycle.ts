@@ -27,8 +27,8 @@ import { formatSpendMarkdown, formatSpendTable, priceFor, worstCase } from "../o
 import { stackConfig as loadStackConfig } from "../ops/stack-config";
 import { formatStatus, statusRows } from "../ops/status";
 import { firstLine, teardown } from "../ops/teardown";
+import { runProfile } from "../smoke/full";
 import { PROFILE_NAMES, type ProfileName } from "../smoke/profiles";
-import { runSmoke } from "../smoke/run";
 import type { ContentMode } from "../smoke/verify";
 import { CliError, type ExitCode } from "./errors";
 import { userPath } from "./run";
@@ -148,7 +148,8 @@ async function smokeStack(outputs: Outputs, run: SmokeRun): Promise<SmokeOutcome
     },
     token,
   );
-  const report = await runSmoke({ ...plan.options, log: (l) => say(redact(l, token)) });
+  // The profile's runs, as `vace smoke` makes them (full adds the v2v edit).
+  const report = await runProfile({ ...plan.options, log: (l) => say(redact(l, token)) });
   for (const w of await writeReports(report, plan, token)) say(`warning: ${w}`);
   return {
     ok: !report.error,
@@ -182,7 +183,7 @@ function printDeployed(outputs: Outputs, config: WanVaceConfig): void {
 const profileOption = () =>
   new Option(
     "--profile <name>",
-    "smoke profile: ci (cheapest 480P H.264 proof) or full (the seed's settings)",
+    "smoke profile: ci (cheapest 480P H.264 proof) or full (the seed's settings, then a v2v edit of a MOV at 832x480)",
   )
     .choices(PROFILE_NAMES)
     .default("ci");
