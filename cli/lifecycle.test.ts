@@ -153,6 +153,24 @@ describe("vace e2e (contract 7)", () => {
     expect(report).toMatchObject({ exitCode: 4, interrupted: true, smoke: null });
   });
 
+  it("SIGTERM during the smoke: teardown runs, exit 1, and the process ends without waiting out the smoke", async () => {
+    // The double hangs in the sampler until interrupted: a smoke that would run for its full timeout.
+    const double = await startComfyDouble({ token: TOKEN, stallAt: "24" });
+    try {
+      fake.script({ outputs: { ...DEPLOYED_OUTPUTS, url: double.url, token: TOKEN } });
+      const run = vaceProcess(["e2e", "--stack", "ci-6", "--out", out]);
+      while (double.received.prompts.length === 0) await new Promise((r) => setTimeout(r, 50));
+      run.child.kill("SIGTERM");
+      const { code, output } = await run.done;
+      expect(code, output).toBe(1);
+      expect(output).toContain("interrupted during the smoke; tearing down");
+      expect(fake.commands()).toContain("destroy");
+      expect(fake.commands().at(-1)).toBe("stack rm");
+    } finally {
+      await double.close();
+    }
+  });
+
   it("without a pulumi CLI: exit 2 with install steps, nothing created", async () => {
     const { code, output } = await vace(["e2e", "--stack", "ci-3", "--out", out], {
       PATH:

@@ -380,6 +380,9 @@ export function registerLifecycle(program: Command): void {
             const summary = process.env.GITHUB_STEP_SUMMARY;
             if (summary) await writeFile(summary, formatSpendMarkdown(result.spend), { flag: "a" });
             say(`e2e ${o.stack}: exit ${result.exitCode}; reports in ${outDir}`);
+            // An interrupted smoke may still be waiting on the (now destroyed) endpoint: once
+            // teardown is done, nothing else is worth waiting for. unref: a clean run exits first.
+            if (result.interrupted) setTimeout(() => process.exit(result.exitCode), 1000).unref();
             return result.exitCode;
           } finally {
             release();
