@@ -30,6 +30,7 @@ export const BOOT_FILES: readonly BootFile[] = [
   { source: "setup-host.sh", path: `${LIB}/setup-host.sh`, permissions: "0755" },
   { source: "registry-login.sh", path: `${LIB}/registry-login.sh`, permissions: "0755" },
   { source: "boot_timeline.py", path: `${LIB}/boot_timeline.py`, permissions: "0644" },
+  { source: "ensure-image.sh", path: `${LIB}/ensure-image.sh`, permissions: "0755" },
   ...[
     "wan-vace-setup.service",
     "wan-vace-secrets.service",

@@ -143,6 +143,15 @@ describe("renderUserData", () => {
     expect(fileAt(config, "/etc/systemd/system/wan-vace-comfyui.service")?.content).toContain(
       "-v /var/lib/wan-vace/status:/opt/ComfyUI/output/wan-vace:ro",
     );
+    // Present digest-pinned images are not pulled again (a baked image, a restart).
+    for (const [unit, image] of [
+      ["comfyui", "COMFYUI_IMAGE"],
+      ["gateway", "GATEWAY_IMAGE"],
+    ] as const) {
+      const text = fileAt(config, `/etc/systemd/system/wan-vace-${unit}.service`)?.content ?? "";
+      expect(text).toContain(`ExecStartPre=/usr/local/lib/wan-vace/ensure-image.sh \${${image}}`);
+      expect(text).not.toContain("docker pull");
+    }
   });
 
   it("keeps ComfyUI on the host's loopback and hands the gateway only tmpfs secrets", () => {
