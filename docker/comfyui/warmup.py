@@ -27,7 +27,7 @@ WARM = {
     "5": ("WanVaceToVideo", {"width": 16, "height": 16, "length": 1, "batch_size": 1, "strength": 1.0,
                              "positive": ["4", 0], "negative": ["4", 0], "vae": ["3", 0]}),
     "6": ("ModelSamplingSD3", {"shift": 8.0, "model": ["1", 0]}),
-    "7": ("KSampler", {"seed": 0, "steps": 1, "cfg": 1.0, "sampler_name": "uni_pc", "scheduler": "simple",
+    "7": ("KSampler", {"seed": 0, "steps": 1, "cfg": 1.0, "sampler_name": "euler", "scheduler": "simple",
                        "denoise": 1.0, "model": ["6", 0], "positive": ["5", 0], "negative": ["5", 1],
                        "latent_image": ["5", 2]}),
     "8": ("TrimVideoLatent", {"trim_amount": ["5", 3], "samples": ["7", 0]}),

@@ -2,7 +2,7 @@
 # wan-vace boot timeline (docs/cold-start.md), every boot: records in STATUS/boot-timeline.json
 # when each phase first held. ComfyUI serves it read-only (/view?type=output&subfolder=wan-vace),
 # so it leaves the host only through the token gateway. "models": the image's warm-up finished.
-import json, os, ssl, subprocess, sys, time, urllib.request
+import json, os, socket, ssl, subprocess, sys, time, urllib.request
 
 E = os.environ.get
 STATUS = E("WAN_VACE_STATUS_DIR", "/var/lib/wan-vace/status")
@@ -20,9 +20,23 @@ def run(*cmd, timeout=30):
 
 
 def answers(url):
-    try:  # our own gateway on loopback: its certificate names the public address
-        with urllib.request.urlopen(url, timeout=10, context=ssl._create_unverified_context()) as r:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
             return r.status == 200
+    except (OSError, ValueError):
+        return False
+
+
+def gateway_ok():
+    # Our own gateway on loopback. Its certificate names the public address (nothing to verify),
+    # and with ACME it serves only its domain: send that as SNI and Host.
+    host, _, port = E("WAN_VACE_GATEWAY", "127.0.0.1:443").rpartition(":")
+    name = E("TLS_DOMAIN") or host
+    try:
+        with socket.create_connection((host, int(port)), 10) as s:
+            with ssl._create_unverified_context().wrap_socket(s, server_hostname=name) as t:
+                t.sendall(f"GET /healthz HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
+                return t.recv(12).startswith(b"HTTP/1.1 200")
     except (OSError, ValueError):
         return False
 
@@ -71,7 +85,7 @@ def main():
         "docker": lambda: b'"nvidia"' in run(DOCKER, "info", "--format", "{{json .Runtimes}}")[1],
         "images": lambda: run(DOCKER, "image", "inspect", E("COMFYUI_IMAGE", ""), E("GATEWAY_IMAGE", ""))[0] == 0,
         "comfyui": lambda: answers(comfy + "/system_stats"),
-        "gateway": lambda: answers(E("WAN_VACE_HEALTHZ_URL", "https://127.0.0.1/healthz")),
+        "gateway": gateway_ok,
     }
     end = time.time() + float(E("WAN_VACE_TIMELINE_S", "7200"))
     for phase in ["driver", "docker", "images", "comfyui", "models", "gateway"]:

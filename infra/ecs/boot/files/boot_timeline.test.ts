@@ -4,11 +4,18 @@
  * double playing the gateway's /healthz, and fake nvidia-smi / docker executables.
  */
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:https";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import type { TLSSocket } from "node:tls";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../../../../test/binaries";
-import { type ComfyDouble, startComfyDouble } from "../../../../test/doubles/comfyui/server";
+import {
+  type ComfyDouble,
+  LOOPBACK_CERT,
+  startComfyDouble,
+} from "../../../../test/doubles/comfyui/server";
 import { runPython } from "./fake-cloud";
 
 const PHASES = ["cloud-init", "driver", "docker", "images", "comfyui", "models", "gateway"];
@@ -58,7 +65,7 @@ afterAll(() => {
 
 async function setup(name: string, comfyScenario = {}) {
   const comfy = await startComfyDouble(comfyScenario);
-  const gateway = await startComfyDouble({ token: "t".repeat(40) });
+  const gateway = await startComfyDouble({ token: "t".repeat(40) }, { tls: true });
   doubles.push(comfy, gateway);
   const dir = join(tmp, name);
   const cloudInitStart = Date.now() / 1000 - 95;
@@ -73,7 +80,7 @@ async function setup(name: string, comfyScenario = {}) {
     WAN_VACE_STATUS_DIR: dir,
     WAN_VACE_COMFYUI_URL: comfy.url,
     WAN_VACE_WARMUP_POLL_S: "0.05",
-    WAN_VACE_HEALTHZ_URL: `${gateway.url}/healthz`,
+    WAN_VACE_GATEWAY: new URL(gateway.url).host,
     WAN_VACE_CLOUD_INIT_STATUS: join(tmp, `${name}-status.json`),
     WAN_VACE_BOOT_ID_FILE: join(tmp, `${name}-boot`),
     WAN_VACE_NVIDIA_SMI: join(tmp, "nvidia-smi"),
@@ -161,5 +168,36 @@ describe("boot timeline and warm-up (boot_timeline.py)", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("wan-vace-timeline: gave up waiting for driver");
     expect(Object.keys(s.read().phases)).toEqual(["cloud-init"]);
+  });
+
+  it("with ACME, asks the gateway for its domain (SNI and Host), as Caddy serves only that site", async () => {
+    // Like Caddy with `https://vace.example.com:443`: no other name gets an answer.
+    const domain = "vace.example.com";
+    const caddyLike = createServer(
+      {
+        cert: readFileSync(LOOPBACK_CERT),
+        key: readFileSync(join(ROOT, "test/doubles/comfyui/tls/loopback-key.pem")),
+      },
+      (req, res) => {
+        const sni = (req.socket as TLSSocket).servername;
+        res.writeHead(sni === domain && req.headers.host === domain ? 200 : 421).end();
+      },
+    );
+    await new Promise<void>((r) => caddyLike.listen(0, "127.0.0.1", r));
+    try {
+      const s = await setup("acme");
+      const env = {
+        ...s.env,
+        WAN_VACE_GATEWAY: `127.0.0.1:${(caddyLike.address() as AddressInfo).port}`,
+      };
+      const withDomain = await runPython(["boot_timeline.py"], { ...env, TLS_DOMAIN: domain });
+      expect(withDomain.code, withDomain.stderr).toBe(0);
+      expect(Object.keys(s.read().phases)).toContain("gateway");
+      rmSync(s.dir, { recursive: true });
+      const without = await runPython(["boot_timeline.py"], { ...env, WAN_VACE_TIMELINE_S: "3" });
+      expect(without.stderr).toContain("gave up waiting for gateway");
+    } finally {
+      caddyLike.close();
+    }
   });
 });
