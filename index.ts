@@ -4,15 +4,15 @@
  */
 import * as alicloud from "@pulumi/alicloud";
 import * as pulumi from "@pulumi/pulumi";
+import { AcsDeployment } from "./infra/acs";
+import type { Endpoint } from "./infra/common/endpoint";
 import { stackNameIssues } from "./infra/common/naming";
 import { autoReleaseTime } from "./infra/common/ttl";
-import { assertTargetBuilt, ConfigError, loadConfig } from "./infra/config";
+import { ConfigError, loadConfig } from "./infra/config";
 import { EcsDeployment } from "./infra/ecs";
 
 const { config, warnings } = loadConfig(pulumi.runtime.allConfig());
 for (const w of warnings) pulumi.log.warn(`${w.key}: ${w.message}`);
-
-assertTargetBuilt(config);
 
 const stack = pulumi.getStack();
 // The stack name is a tag value on every resource: fail before anything is created.
@@ -21,20 +21,26 @@ if (stackIssues.length > 0) throw new ConfigError(stackIssues);
 /** Computed once per `pulumi up`: every deploy extends the release to now + ttl. */
 const expiresAtValue = autoReleaseTime(new Date(), config.ttlMinutes);
 const provider = new alicloud.Provider("alicloud", { region: config.region });
-const deployment = new EcsDeployment(
-  "vace",
-  { config, stack, expiresAt: expiresAtValue },
-  { providers: { alicloud: provider } },
-);
+const args = { config, stack, expiresAt: expiresAtValue };
+const opts = { providers: { alicloud: provider } };
+const ecs = config.target === "ecs" ? new EcsDeployment("vace", args, opts) : undefined;
+const acs = config.target === "acs" ? new AcsDeployment("vace", args, opts) : undefined;
+const deployment = (ecs ?? acs) as Endpoint;
 
 export const target = config.target;
 export const url = deployment.url;
 export const token = deployment.token;
 export const certificateSha256 = deployment.certificateSha256;
 export const caCertificate = deployment.caCertificate;
-export const instanceId = deployment.instanceId;
-export const zone = deployment.zone;
-export const instanceType = deployment.instanceType;
-export const hourlyPrice = deployment.hourlyPrice;
 export const publicIp = deployment.publicIp;
 export const expiresAt = expiresAtValue;
+// ECS only.
+export const instanceId = ecs?.instanceId;
+export const zone = ecs?.zone;
+export const instanceType = ecs?.instanceType;
+export const hourlyPrice = ecs?.hourlyPrice;
+// ACS only.
+export const clusterId = acs?.clusterId;
+export const namespace = acs?.namespace;
+export const replicas = acs?.replicas;
+export const wakeCommand = acs?.wakeCommand;

@@ -110,13 +110,14 @@ describe("render with bad config", () => {
     expect((await render(["--format", "xml"])).code).toBe(2);
   });
 
-  it("says ACS is not built yet, naming wan-vace:target", async () => {
+  it("renders target acs instead of refusing it; its bad input is named (infra/acs/render.test.ts)", async () => {
     const r = await render([
       "--config",
       stackFile({ "wan-vace:image": IMAGE, "wan-vace:target": "acs" }),
     ]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/wan-vace:target: the ACS target is not built yet/);
+    expect(r.stderr).toMatch(/wan-vace:zones: is required with target "acs" and no clusterId/);
+    expect(r.stderr).not.toMatch(/not built yet/);
   });
 });
 

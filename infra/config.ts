@@ -6,6 +6,7 @@
  * each naming its key. Nothing is created until the whole config is valid.
  */
 import { z } from "zod";
+import { type AcsConfig, acsIssues, acsShape, wrongTargetKeys } from "./acs/settings";
 import {
   cidrProblem,
   closest,
@@ -93,6 +94,8 @@ export interface WanVaceConfig {
   osImageNameRegex: string;
   /** Ask the BSS pricing API for hourly prices (needs bss:DescribePrice). */
   priceLookup: boolean;
+  /** Present exactly when target is "acs" (infra/acs/settings.ts). */
+  acs?: AcsConfig;
 }
 
 /** Keys whose values are secrets: never echoed in errors, always wrapped with pulumi.secret. */
@@ -372,6 +375,8 @@ const schema = z
       .optional(),
     osImageNameRegex: z.string().default("^ubuntu_22_04_x64_20G_alibase_"),
     priceLookup: bool.default(false),
+    // ---- target "acs" only (infra/acs/settings.ts) ----
+    ...acsShape(int),
   })
   .strict()
   .strict();
@@ -426,7 +431,34 @@ function crossFieldIssues(v: Record<string, unknown>): ConfigIssue[] {
     "keyPairName",
     "is required when sshCidrs is set: SSH is key-only",
   );
+  for (const i of targetIssues(v).errors)
+    issues.push({ key: `${PROJECT}:${i.key}`, message: i.message });
   return issues;
+}
+
+/** A key counts as set when its value differs from its default (Pulumi fills declared defaults in). */
+function differsFromDefault(v: Record<string, unknown>, key: string): boolean {
+  if (v[key] === undefined) return false;
+  const field = (schema.shape as Record<string, z.ZodType>)[key];
+  const given = field?.safeParse(v[key]);
+  const fallback = field?.safeParse(undefined);
+  return !(
+    given?.success &&
+    fallback?.success &&
+    JSON.stringify(given.data) === JSON.stringify(fallback.data)
+  );
+}
+
+/** The per-target rules: keys of the other target, and the ACS rules (infra/acs/settings.ts). */
+function targetIssues(v: Record<string, unknown>) {
+  const wrong = wrongTargetKeys(v.target, (k) => differsFromDefault(v, k));
+  if (v.target !== "acs") return { errors: wrong, warnings: [] };
+  const listOf = (key: "zones" | "allowedCidrs"): unknown[] => {
+    const r = schema.shape[key].safeParse(v[key]);
+    return r.success ? r.data : [];
+  };
+  const acs = acsIssues(v, listOf("zones"), listOf("allowedCidrs"));
+  return { errors: [...wrong, ...acs.errors], warnings: acs.warnings };
 }
 
 /**
@@ -496,6 +528,8 @@ export function parseConfig(raw: Record<string, unknown>): ConfigResult {
   }
   const c = parsed.data as z.output<typeof schema>;
   const image = c.image as string;
+  for (const w of targetIssues(values).warnings)
+    warnings.push({ key: `${PROJECT}:${w.key}`, message: w.message });
   if (c.allowedCidrs.some((x) => x === "0.0.0.0/0" || x === "::/0")) {
     warnings.push({
       key: `${PROJECT}:allowedCidrs`,
@@ -548,20 +582,19 @@ export function parseConfig(raw: Record<string, unknown>): ConfigResult {
           },
     osImageNameRegex: c.osImageNameRegex,
     priceLookup: c.priceLookup,
+    ...(c.target === "acs" && {
+      acs: {
+        ...(c.clusterId !== undefined && { clusterId: c.clusterId }),
+        gpuModelSeries: c.gpuModelSeries,
+        replicas: c.replicas,
+        podCpu: c.podCpu,
+        podMemoryGiB: c.podMemory,
+        ephemeralStorageGiB: c.ephemeralStorage,
+        driverVersion: c.driverVersion,
+      },
+    }),
   };
   return { ok: true, config, warnings };
-}
-
-/** Targets whose component exists; the other one fails before anything is created. */
-export function assertTargetBuilt(c: Pick<WanVaceConfig, "target">): void {
-  if (c.target === "acs") {
-    throw new ConfigError([
-      {
-        key: `${PROJECT}:target`,
-        message: 'the ACS target is not built yet; use target "ecs" for now',
-      },
-    ]);
-  }
 }
 
 /** Like parseConfig, but throws a ConfigError listing every problem. */

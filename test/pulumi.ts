@@ -95,6 +95,16 @@ export function realisticInvokes(stock: Stock, running: Running = {}): InvokeTab
       ],
       ...inputs,
     }),
+    // Shaped like alicloud 3.108 `GetClusterCredentialResult`: a kubeconfig with client certificates.
+    [INVOKES.clusterCredential]: (inputs) => ({
+      id: String(inputs.clusterId),
+      clusterId: inputs.clusterId,
+      clusterName: "vace-test",
+      temporaryDurationMinutes: inputs.temporaryDurationMinutes,
+      kubeConfig: TEST_KUBECONFIG,
+      expiration: "2026-12-03T10:00:00Z",
+      certificateAuthority: { clusterCert: "", clientCert: "", clientKey: "" },
+    }),
     [INVOKES.callerIdentity]: () => ({
       id: TEST_ACCOUNT,
       accountId: TEST_ACCOUNT,
@@ -104,6 +114,23 @@ export function realisticInvokes(stock: Stock, running: Running = {}): InvokeTab
     }),
   };
 }
+
+/** A kubeconfig as the credential API returns it (public endpoint, client certificate); fake keys. */
+export const TEST_KUBECONFIG = [
+  "apiVersion: v1",
+  "kind: Config",
+  "clusters:",
+  "- cluster: {server: 'https://203.0.113.20:6443', certificate-authority-data: TEST-CA}",
+  "  name: kubernetes",
+  "contexts:",
+  "- context: {cluster: kubernetes, user: test-user}",
+  "  name: test-context",
+  "current-context: test-context",
+  "users:",
+  "- name: test-user",
+  "  user: {client-certificate-data: TEST-CERT, client-key-data: TEST-KEY-0123456789}",
+  "",
+].join("\n");
 
 const testKeyPem = generateKeyPairSync("ec", { namedCurve: "P-256" })
   .privateKey.export({ format: "pem", type: "pkcs8" })
@@ -122,6 +149,10 @@ export function realisticComputed(r: RecordedResource): Record<string, unknown> 
       return { privateKeyPem: testKeyPem };
     case "tls:index/selfSignedCert:SelfSignedCert":
       return { certPem: TEST_CERT_PEM };
+    case "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer":
+      return { address: TEST_IP };
+    case "alicloud:vpc/natGateway:NatGateway":
+      return { snatTableIds: "stb-test0001" };
     case "alicloud:ecs/instance:Instance":
       return { status: "Running", privateIp: "10.42.1.7" };
     default:

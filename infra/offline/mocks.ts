@@ -105,11 +105,14 @@ export const INVOKES = {
   images: "alicloud:ecs/getImages:getImages",
   callerIdentity: "alicloud:index/getCallerIdentity:getCallerIdentity",
   instances: "alicloud:ecs/getInstances:getInstances",
+  clusterCredential: "alicloud:cs/getClusterCredential:getClusterCredential",
 } as const;
 
 /** Output names the cloud computes that the program reads, by resource type. */
 export const COMPUTED_OUTPUTS: Record<string, readonly string[]> = {
   "alicloud:ecs/eipAddress:EipAddress": ["ipAddress"],
+  "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer": ["address"],
+  "alicloud:vpc/natGateway:NatGateway": ["snatTableIds"],
   "random:index/randomPassword:RandomPassword": ["result"],
   "random:index/randomString:RandomString": ["result"],
   "tls:index/privateKey:PrivateKey": ["privateKeyPem"],

@@ -7,10 +7,10 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
+import { gatewayEnvAcs } from "../acs/manifests";
 import { gatewayCaddyfile, gatewayEnv } from "../common/gateway";
 import { stackNameIssues } from "../common/naming";
 import {
-  assertTargetBuilt,
   ConfigError,
   type ConfigIssue,
   loadConfig,
@@ -24,6 +24,7 @@ import {
   createMocks,
   INVOKES,
   type InvokeTable,
+  isSecretMarker,
   redactSecrets,
   waitForRegistrations,
 } from "./mocks";
@@ -68,6 +69,15 @@ export function offlineInvokes(config: Pick<WanVaceConfig, "zones">): InvokeTabl
     }),
     // Render shows a first deploy: no running instance to keep.
     [INVOKES.instances]: () => ({ id: "offline", ids: [], names: [], instances: [] }),
+    // Render shows objects, never a cluster's credential.
+    [INVOKES.clusterCredential]: (inputs) => ({
+      id: "offline",
+      clusterId: inputs.clusterId,
+      clusterName: "<lookup>",
+      kubeConfig: "<lookup:kubeconfig>",
+      expiration: "<lookup>",
+      certificateAuthority: {},
+    }),
     [INVOKES.callerIdentity]: () => ({
       id: "offline",
       accountId: "<lookup:account-id>",
@@ -85,6 +95,7 @@ export const PLACEHOLDER_NOTES = [
   "<lookup:account-id>: the deploying account, found at deploy",
   `${PLACEHOLDER_COMPUTED}: generated or assigned by the cloud during deploy (EIP address, token, certificate)`,
   "<computed id of …>: the cloud resource id, assigned at deploy",
+  "<lookup:kubeconfig>: the ACS cluster's credential, fetched at deploy (a secret; never rendered)",
   `${PLACEHOLDER_NAME_SUFFIX} in account-wide names (RAM role and policy, secret parameter): a random suffix made at the first deploy and kept`,
 ];
 
@@ -223,6 +234,29 @@ async function failOnProgramError<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * A Kubernetes Secret's `data`/`stringData` is one secret as a whole; render shows its keys, each
+ * value "[secret]", so a reviewer sees what the Secret holds and the object stays schema-valid.
+ */
+function secretKeysShown(inputs: Record<string, unknown>): Record<string, unknown> {
+  if (inputs.kind !== "Secret") return inputs;
+  const shown = { ...inputs };
+  for (const field of ["data", "stringData"]) {
+    const v = inputs[field];
+    if (isSecretMarker(v) && typeof v.value === "object" && v.value !== null)
+      shown[field] = Object.fromEntries(Object.keys(v.value).map((k) => [k, "[secret]"]));
+  }
+  return shown;
+}
+
+/** A Kubernetes object from its recorded inputs: apiVersion and kind first, engine-only keys dropped. */
+function manifestOf(inputs: Record<string, unknown>): Record<string, unknown> {
+  const { apiVersion, kind, ...rest } = inputs;
+  return Object.fromEntries(
+    Object.entries({ apiVersion, kind, ...rest }).filter(([, v]) => v !== undefined),
+  );
+}
+
 function readableUserData(v: unknown): string | undefined {
   return typeof v === "string" ? decodeUserData(v) : undefined;
 }
@@ -234,7 +268,6 @@ function readableUserData(v: unknown): string | undefined {
 export async function renderStack(src: StackSource): Promise<RenderResult> {
   const { raw, secretKeys } = readStackConfig(src);
   const { config, warnings } = loadConfig(raw);
-  assertTargetBuilt(config);
   const stackIssues = stackNameIssues(src.stack);
   if (stackIssues.length) throw new ConfigError(stackIssues);
 
@@ -278,17 +311,24 @@ export async function renderStack(src: StackSource): Promise<RenderResult> {
   const resources = record.resources.map((r) => ({
     type: r.type,
     name: r.name,
-    inputs: redactSecrets(r.inputs) as Record<string, unknown>,
+    inputs: redactSecrets(secretKeysShown(r.inputs)) as Record<string, unknown>,
   }));
   const instance = resources.find((r) => r.type === "alicloud:ecs/instance:Instance");
   const userData = readableUserData(instance?.inputs.userData);
+  // Kubernetes objects are rendered as the plain objects they are (design.md contract 8).
+  const isManifest = (r: RenderedResource) => r.type.startsWith("kubernetes:");
+  const manifests = resources.filter(isManifest).map((r) => manifestOf(r.inputs));
   return {
     target: config.target,
-    resources,
+    resources: resources.filter((r) => !isManifest(r)),
     ...(userData !== undefined && { userData }),
+    ...(config.target === "acs" && { manifests }),
     gateway: {
       image: config.gatewayImage,
-      env: { VACE_TOKEN: "[secret]", ...gatewayEnv(config) },
+      env: {
+        VACE_TOKEN: "[secret]",
+        ...(config.target === "acs" ? gatewayEnvAcs(config.tls) : gatewayEnv(config)),
+      },
       caddyfile: gatewayCaddyfile(),
     },
     outputs,
