@@ -140,7 +140,7 @@ describe("vace render, target acs", () => {
     expect(fresh.outputs).toMatchObject({
       target: "acs",
       token: "[secret]",
-      namespace: "vace-dev",
+      namespace: "vace-acs",
       wakeCommand: "pulumi up",
     });
   });
