@@ -1,6 +1,7 @@
 import { basename } from "node:path";
 import type { Command } from "commander";
 import { Option } from "commander";
+import { acsBillingLines, manifestLines } from "../infra/acs/summary";
 import { formatMinutes } from "../infra/common/duration";
 import { ConfigError } from "../infra/config";
 import { type RenderResult, renderStack } from "../infra/offline/render";
@@ -34,6 +35,8 @@ export function formatSummary(r: RenderResult, stack: string, now = new Date()):
       .map(([type, n]) => `    ${String(n).padStart(2)}  ${type}`),
     "  bills while it exists:",
   ];
+  // ACS: pods, cluster, NAT and load balancers, and what the ttl does there (infra/acs/summary.ts).
+  if (r.target === "acs") return [...lines, ...acsBillingLines(r)];
   const vm = r.resources.find((x) => x.type === INSTANCE)?.inputs;
   if (vm) {
     const spot = vm.spotStrategy === "NoSpot" ? "" : `, spot (${cell(vm.spotStrategy)})`;
@@ -94,6 +97,7 @@ export function formatTable(r: RenderResult, o: TableOptions): string {
       lines.push(`      ${k}: ${cell(v)}`);
     }
   }
+  if (r.manifests !== undefined) lines.push(...manifestLines(r.manifests, o.short ?? false));
   lines.push("", "OUTPUTS");
   for (const [k, v] of Object.entries(r.outputs)) lines.push(`  ${k}: ${cell(v ?? "(none)")}`);
   if (r.userData !== undefined) {
