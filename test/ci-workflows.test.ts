@@ -91,6 +91,7 @@ describe("e2e.yml", () => {
           REGION: "ap-southeast-1",
           IMAGE: "registry-vpc.ap-southeast-1.aliyuncs.com/wan-vace/comfyui:0.1.0",
           REGISTRY_USERNAME: "ci@acme",
+          ZONES: "ap-southeast-1a, ap-southeast-1b",
         },
       });
       expect(r.status, r.stderr).toBe(0);
@@ -105,7 +106,9 @@ describe("e2e.yml", () => {
         target,
         ttlMinutes: 120,
         idleStopMinutes: 20,
-        priceLookup: true,
+        // ACS: no instance to price (an ECS-only key is an error there); zones for its new cluster.
+        priceLookup: target === "ecs",
+        zones: target === "acs" ? ["ap-southeast-1a", "ap-southeast-1b"] : [],
       });
       expect(config.registry?.username).toBe("ci@acme");
     }
