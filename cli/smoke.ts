@@ -116,7 +116,7 @@ export function registerSmoke(program: Command): void {
     .addOption(
       new Option(
         "--size <WxH>",
-        `the r2v run's size (default 480x480); full then also edits its video as a MOV with v2v at ${FULL_EDIT.size} (needs ffmpeg)`,
+        `the r2v run's size (default 480x480); full then also edits its video as a MOV with v2v at ${FULL_EDIT.size} (needs ffmpeg and ffprobe)`,
       ).choices(SIZES),
     )
     .option(
@@ -212,7 +212,7 @@ export async function planSmoke(flags: SmokeFlags, token: string | undefined): P
     if (e instanceof ContentToolMissingError) throw usage(`--content require: ${e.message}`);
     throw e;
   }
-  if (flags.profile === "full" && !onPath("ffmpeg")) {
+  if (flags.profile === "full" && !(onPath("ffmpeg") && onPath("ffprobe"))) {
     throw usage(`--profile full also edits a MOV with v2v, which needs ffmpeg: ${FFMPEG_MISSING}`);
   }
   let image: SmokeOptions["image"];
