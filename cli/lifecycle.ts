@@ -311,9 +311,13 @@ export function registerLifecycle(program: Command): void {
           );
         }
         const stack = await openStack(o.stack, LifecycleExit.teardownFailed);
+        // The state knows the stack's region even where its config file is missing (a new runner).
+        const stateRegion = await stack.region();
+        const cloud =
+          stateRegion && stateRegion !== region ? cloudClient(stateRegion) : { client, why };
         const t = await teardown(stack, {
-          cloud: client && taggedWithStack(client, o.stack),
-          cloudUnavailable: why,
+          cloud: cloud.client && taggedWithStack(cloud.client, o.stack),
+          cloudUnavailable: cloud.why,
           log: say,
         });
         return t.ok ? LifecycleExit.ok : LifecycleExit.teardownFailed;
@@ -477,6 +481,7 @@ export function registerLifecycle(program: Command): void {
             open: (n) => StackDriver.open(n, driverOptions()),
           },
           clients: clients.map((c) => c.client as RpcClient),
+          clientFor: (region) => cloudClient(region).client,
           dryRun: o.dryRun ?? false,
           log: say,
         });

@@ -49,10 +49,10 @@ const others = (): FakeResource[] => [
 
 let cloud: FakeCloud;
 const retries: string[] = [];
-const client = () =>
+const client = (region = "ap-southeast-1") =>
   new RpcClient({
     credentials: FAKE_KEY,
-    region: "ap-southeast-1",
+    region,
     endpoint: cloud.endpoint,
     retryDelayMs: 1,
     onRetry: (e) => retries.push(e.message),
@@ -71,6 +71,7 @@ const noStacks = (names: string[] = ["dev"]) => ({
   open: async (name: string) => ({
     name,
     outputs: async () => ({ expiresAt: FUTURE }),
+    region: async () => "ap-southeast-1",
     destroy: async () => expect.fail("an unexpired stack was destroyed"),
     resources: async () => [],
     remove: async () => expect.fail("an unexpired stack was removed"),
@@ -78,7 +79,14 @@ const noStacks = (names: string[] = ["dev"]) => ({
 });
 /** One reap of the fake cloud, with the backend holding only "dev". */
 const sweep = (dryRun: boolean, log: (line: string) => void) =>
-  reap({ stacks: noStacks(), clients: [client()], dryRun, now: NOW, log });
+  reap({
+    stacks: noStacks(),
+    clients: [client()],
+    clientFor: () => client(),
+    dryRun,
+    now: NOW,
+    log,
+  });
 const mutations = () => cloud.calls.filter((c) => !/^(Describe|List|Get)/.test(c));
 
 describe("vace reap: lost resources (loopback fake of the Alibaba APIs)", () => {
@@ -195,7 +203,7 @@ describe("vace reap: expired stacks (fake pulumi on PATH)", () => {
     open: (name: string) => StackDriver.open(name, { workDir: fake.workDir(), write: () => {} }),
   });
   async function deploy(name: string, expiresAt: string) {
-    fake.script({ outputs: { ...DEPLOYED_OUTPUTS, expiresAt } });
+    fake.script({ outputs: { ...DEPLOYED_OUTPUTS, expiresAt }, region: "eu-central-1" });
     const s = await StackDriver.open(
       name,
       { workDir: fake.workDir(), write: () => {} },
@@ -208,14 +216,21 @@ describe("vace reap: expired stacks (fake pulumi on PATH)", () => {
     cloud.resources = [];
     await deploy("old", PAST);
     await deploy("new", FUTURE);
+    const asked: string[] = [];
     const r = await reap({
       stacks: stacks(),
       clients: [client()],
+      clientFor: (region) => {
+        asked.push(region);
+        return client(region);
+      },
       dryRun: false,
       now: NOW,
       log: () => {},
     });
     expect(r.destroyedStacks).toEqual(["old"]);
+    // Checked for leftovers in the region its state names, not the sweep's.
+    expect(asked).toEqual(["eu-central-1"]);
     expect(Object.keys(fake.stacks())).toEqual(["new"]);
     expect(r.kept).toContain(`stack new: unexpired (expires ${FUTURE})`);
   });
@@ -228,6 +243,7 @@ describe("vace reap: expired stacks (fake pulumi on PATH)", () => {
     await reap({
       stacks: stacks(),
       clients: [client()],
+      clientFor: (region) => client(region),
       dryRun: true,
       now: NOW,
       log: (l) => log.push(l),

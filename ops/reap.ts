@@ -58,6 +58,8 @@ export function deletionOrder(resources: CloudResource[]): CloudResource[] {
 
 export interface ReapStack extends Destroyable {
   outputs(): Promise<Record<string, unknown>>;
+  /** The region its state says it lives in (its resources are checked there after the destroy). */
+  region(): Promise<string | undefined>;
 }
 
 export interface ReapOptions {
@@ -65,6 +67,8 @@ export interface ReapOptions {
   stacks: { names(): Promise<string[]>; open(name: string): Promise<ReapStack> };
   /** One client per region to sweep. */
   clients: RpcClient[];
+  /** A client for a stack's own region (which may be outside the sweep). */
+  clientFor: (region: string) => RpcClient | undefined;
   dryRun: boolean;
   now?: Date;
   log: (line: string) => void;
@@ -105,10 +109,14 @@ export async function reap(o: ReapOptions): Promise<ReapResult> {
     }
     say(`stack ${name} expired at ${expiresAt}: destroying`);
     if (o.dryRun) continue;
-    const client = o.clients[0];
+    // Read before the destroy empties the state.
+    const region = await stack.region().catch(() => undefined);
+    const client = region ? o.clientFor(region) : undefined;
     const t = await teardown(stack, {
       cloud: client ? () => listTagged(client, { stack: name }) : undefined,
-      cloudUnavailable: "no cloud credentials",
+      cloudUnavailable: region
+        ? "no cloud credentials"
+        : "the state names no region for the stack's provider",
       log: o.log,
     });
     if (t.ok) result.destroyedStacks.push(name);

@@ -148,6 +148,19 @@ export class StackDriver {
     return resources.map((r) => r.urn);
   }
 
+  /**
+   * The region the stack's alicloud provider was configured with, from the state (a runner that
+   * never had the stack's config file still knows where to look). Undefined when the state is empty.
+   */
+  async region(): Promise<string | undefined> {
+    const state = await this.stack.exportStack();
+    type Res = { type?: string; inputs?: { region?: unknown }; outputs?: { region?: unknown } };
+    const resources = (state.deployment as { resources?: Res[] }).resources ?? [];
+    const provider = resources.find((r) => r.type === "pulumi:providers:alicloud");
+    const region = provider?.inputs?.region ?? provider?.outputs?.region;
+    return typeof region === "string" ? region : undefined;
+  }
+
   /** Removes the stack (its state and history) from the backend; the stack file stays. */
   async remove(): Promise<void> {
     await this.stack.workspace.removeStack(this.name, { preserveConfig: true });

@@ -25,6 +25,7 @@ export interface FakeScript {
   outputs?: Record<string, unknown>;
   stuck?: string[];
   leaveLocked?: boolean;
+  region?: string;
 }
 
 export interface FakeCall {
