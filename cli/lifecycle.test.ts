@@ -112,6 +112,10 @@ describe("vace e2e (contract 7)", () => {
         teardown: { ok: true },
       });
       expect(existsSync(join(out, report.smoke.report.video.filename))).toBe(true);
+      // Cold start is measured from when `pulumi up` began (docs/cold-start.md).
+      const cold = report.smoke.report.coldStart;
+      expect(Date.parse(cold.deployStartedAt)).toBeLessThanOrEqual(Date.parse(cold.firstHealthzAt));
+      expect(cold.videoAfterDeployS).toBeGreaterThanOrEqual(cold.healthzAfterDeployS);
       const spend = JSON.parse(await readFile(join(out, "spend.json"), "utf8"));
       // Contract 7's keys (their order is checked in ops/spend.test.ts).
       expect(spend).toMatchObject({

@@ -125,6 +125,8 @@ interface SmokeRun {
   profile: ProfileName;
   content: ContentMode;
   outDir: string;
+  /** When `pulumi up` started: report.json's coldStart measures from it (docs/cold-start.md). */
+  deployStartedAt?: Date;
 }
 
 /** Runs the smoke against a deployed stack's outputs (url, token, pinned certificate). */
@@ -145,6 +147,7 @@ async function smokeStack(outputs: Outputs, run: SmokeRun): Promise<SmokeOutcome
       junit: join(run.outDir, "smoke-junit.xml"),
       ca,
       content: run.content,
+      deployStartedAt: run.deployStartedAt?.toISOString(),
     },
     token,
   );
@@ -224,6 +227,7 @@ export function registerLifecycle(program: Command): void {
           });
           const { signal, release } = interrupts();
           let outputs: Outputs;
+          const deployStartedAt = new Date();
           try {
             outputs = await stack.up(signal);
           } catch (e) {
@@ -240,6 +244,7 @@ export function registerLifecycle(program: Command): void {
             profile: o.profile,
             content: o.content,
             outDir: userPath(o.out),
+            deployStartedAt,
           });
           say(`smoke ${s.ok ? "passed" : "FAILED"}: ${s.summary}`);
           return s.ok ? LifecycleExit.ok : LifecycleExit.smokeFailed;
@@ -357,13 +362,19 @@ export function registerLifecycle(program: Command): void {
             configFile,
           });
           const { signal, release } = interrupts();
+          const deployStartedAt = new Date();
           try {
             const result = await runE2e({
               stack,
               target: config.target,
               region: config.region,
               smoke: (outputs) =>
-                smokeStack(outputs, { profile: o.profile, content: o.content, outDir }),
+                smokeStack(outputs, {
+                  profile: o.profile,
+                  content: o.content,
+                  outDir,
+                  deployStartedAt,
+                }),
               cloud: client && taggedWithStack(client, o.stack),
               cloudUnavailable: why,
               instanceCreatedAt: client && (() => instanceCreatedAt(client, o.stack)),
