@@ -11,5 +11,8 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // The program's own config warnings (pulumi.log.warn prints "warning: [runtime] …") are expected
+    // output under test, asserted where they matter (a spy); printing them on every run is noise.
+    onConsoleLog: (log) => !log.startsWith("warning: [runtime] "),
   },
 });

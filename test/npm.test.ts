@@ -1,7 +1,8 @@
 /**
  * Issue 12 items 1 and 7: npm says only what matters. Every dependency install script is decided in
  * package.json's allowScripts (npm 11 otherwise warns on each `npm ci`), and an old Node.js stops
- * `npm ci` at once instead of a warning followed by a crash inside undici.
+ * `npm ci` at once instead of a warning followed by a crash inside undici. A test run prints only
+ * what matters.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -31,5 +32,22 @@ describe("npm configuration", () => {
       .split("\n")
       .filter((l) => l.trim() && !l.startsWith("#"));
     expect(settings).toContain("engine-strict=true");
+  });
+});
+
+describe("test output", () => {
+  it("leaves out only the program's own [runtime] warnings, which tests assert where they matter", async () => {
+    // A computed path: TypeScript (nodenext) will not name a .mts file; vitest loads it as written.
+    const { default: config } = (await import(join(ROOT, "vitest.config.mts"))) as {
+      default: import("vitest/config").ViteUserConfig;
+    };
+    const keep = config.test?.onConsoleLog;
+    if (!keep) throw new Error("vitest.config.mts sets no onConsoleLog");
+    const shown = (log: string) => keep(log, "stderr", undefined) !== false;
+    expect(
+      shown("warning: [runtime] wan-vace:allowedCidrs: port 443 is open to the whole internet"),
+    ).toBe(false);
+    expect(shown("error: [runtime] something broke")).toBe(true);
+    expect(shown("a test's own diagnostic")).toBe(true);
   });
 });
