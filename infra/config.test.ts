@@ -41,6 +41,38 @@ describe("parseConfig", () => {
     expect(r.config.token).toBeUndefined();
   });
 
+  it("installs Ubuntu's signed 580-server driver by default; Alibaba's script only pinned or explicitly unverified", () => {
+    const r = parseConfig({ image: IMAGE, allowedCidrs: ["198.51.100.0/24"] });
+    expect(r.ok && r.config.driver).toEqual({ mode: "apt", branch: "580" });
+    const pinned = parseConfig({
+      image: IMAGE,
+      allowedCidrs: ["198.51.100.0/24"],
+      driver: "auto-install",
+      driverScriptSha256: "b".repeat(64),
+    });
+    expect(pinned.ok && pinned.config.driver).toMatchObject({ scriptSha256: "b".repeat(64) });
+    expect(pinned.warnings).toEqual([]);
+    const unverified = parseConfig({
+      image: IMAGE,
+      allowedCidrs: ["198.51.100.0/24"],
+      driver: "auto-install",
+      driverScriptUnverified: "true",
+    });
+    expect(unverified.ok && unverified.config.driver).toEqual({
+      mode: "auto-install",
+      driverVersion: "570.133.20",
+      cudaVersion: "12.8.1",
+      cudnnVersion: "9.8.0.87",
+      scriptUnverified: true,
+    });
+    expect(unverified.warnings).toEqual([
+      {
+        key: "wan-vace:driverScriptUnverified",
+        message: expect.stringMatching(/plain HTTP and run as root without a checksum/),
+      },
+    ]);
+  });
+
   it("warns, but accepts, 443 open to everyone", () => {
     const r = parseConfig({ image: IMAGE });
     expect(r.warnings.map((w) => w.key)).toEqual(["wan-vace:allowedCidrs"]);
@@ -130,9 +162,38 @@ describe("parseConfig", () => {
     ],
     [
       "a driver too old for the image's CUDA 12.8",
-      { driverVersion: "550.127.08" },
+      { driver: "auto-install", driverScriptUnverified: true, driverVersion: "550.127.08" },
       "wan-vace:driverVersion",
       /570 or newer/,
+    ],
+    [
+      "an apt driver branch too old for the image's CUDA 12.8",
+      { driverBranch: "550" },
+      "wan-vace:driverBranch",
+      /570 or newer/,
+    ],
+    // Issue 9, item 10: Alibaba's script comes over plain HTTP and runs as root.
+    [
+      "Alibaba's driver script with neither a sha256 nor the explicit opt-out",
+      { driver: "auto-install" },
+      "wan-vace:driverScriptSha256",
+      /required with driver "auto-install".*driverScriptUnverified: true/,
+    ],
+    [
+      "the driver script both pinned and marked unverified",
+      {
+        driver: "auto-install",
+        driverScriptSha256: "a".repeat(64),
+        driverScriptUnverified: "true",
+      },
+      "wan-vace:driverScriptUnverified",
+      /conflicts with driverScriptSha256/,
+    ],
+    [
+      "a driver-script pin with the default apt driver",
+      { driverScriptSha256: "c".repeat(64) },
+      "wan-vace:driverScriptSha256",
+      /only used with driver "auto-install" \(driver is "apt"\)/,
     ],
     ["a token that is too long", { token: "x".repeat(513) }, "wan-vace:token", /at most 512/],
     [

@@ -26,6 +26,11 @@ export const MIN_TOKEN_LENGTH = 32;
 export const MAX_TOKEN_LENGTH = 512;
 /** CUDA 12.8 (the image's base) needs NVIDIA driver 570 or newer. */
 export const MIN_DRIVER_MAJOR = 570;
+/**
+ * Ubuntu's datacenter driver branch installed by `driver: apt`. 580 is NVIDIA's long-term branch;
+ * Ubuntu has turned its 570-server packages into transitional packages that pull 580-server.
+ */
+export const DEFAULT_DRIVER_BRANCH = "580";
 
 /**
  * Docker image reference grammar, after distribution/reference's regexp.go:
@@ -54,14 +59,26 @@ export interface RegistryCredentials {
   password: string;
 }
 
-/** Alibaba's GPU driver script at first boot (ecs-boot-facts §3). */
+/**
+ * The default: Ubuntu's signed `nvidia-*-<branch>-server` packages through apt, which checks them
+ * against the Ubuntu archive key the image already trusts (docs/ecs-boot.md "The driver install").
+ */
+export interface AptDriver {
+  mode: "apt";
+  /** Driver branch, e.g. "580": the packages are nvidia-*-580-server. */
+  branch: string;
+}
+
+/** Alibaba's GPU driver script at first boot (ecs-boot-facts §3); opt-in only. */
 export interface AutoInstallDriver {
   mode: "auto-install";
   driverVersion: string;
   cudaVersion: string;
   cudnnVersion: string;
-  /** sha256 of Alibaba's auto_install script; the boot refuses any other script when set. */
+  /** sha256 of Alibaba's auto_install script; the boot refuses any other script. */
   scriptSha256?: string;
+  /** Set only by `driverScriptUnverified: true`: run the script without a checksum. */
+  scriptUnverified?: true;
 }
 
 /** TLS in front of the gateway: a deploy-time certificate, Caddy's CA, or ACME for a domain. */
@@ -90,7 +107,7 @@ export interface WanVaceConfig {
   systemDiskSizeGiB: number;
   eipBandwidthMbps: number;
   owner: string;
-  driver: AutoInstallDriver | { mode: "preinstalled"; imageId: string };
+  driver: AptDriver | AutoInstallDriver | { mode: "preinstalled"; imageId: string };
   osImageNameRegex: string;
   /** Ask the BSS pricing API for hourly prices (needs bss:DescribePrice). */
   priceLookup: boolean;
@@ -344,11 +361,18 @@ const schema = z
       })
       .default("wan-vace"),
     driver: z
-      .enum(["auto-install", "preinstalled"], {
+      .enum(["apt", "auto-install", "preinstalled"], {
         error: (i) =>
-          `unknown driver mode ${JSON.stringify(i.input)}; use auto-install or preinstalled`,
+          `unknown driver mode ${JSON.stringify(i.input)}; use apt, auto-install or preinstalled`,
       })
-      .default("auto-install"),
+      .default("apt"),
+    driverBranch: z
+      .string()
+      .regex(/^\d{3}$/, { error: "must be an NVIDIA driver branch like 580" })
+      .refine((v) => Number(v) >= MIN_DRIVER_MAJOR, {
+        error: `must be ${MIN_DRIVER_MAJOR} or newer: the ComfyUI image uses CUDA 12.8`,
+      })
+      .default(DEFAULT_DRIVER_BRANCH),
     driverVersion: z
       .string()
       .regex(/^\d+\.\d+(?:\.\d+)?$/, { error: "must be a driver version like 570.133.20" })
@@ -369,6 +393,7 @@ const schema = z
       .string()
       .regex(/^[a-f0-9]{64}$/, { error: "must be a sha256: 64 lower-case hex characters" })
       .optional(),
+    driverScriptUnverified: bool.default(false),
     imageId: z
       .string()
       .regex(/^m-[a-z0-9]+$/, { error: "must be an ECS image id like m-t4n..." })
@@ -421,6 +446,7 @@ function crossFieldIssues(v: Record<string, unknown>): ConfigIssue[] {
     v.registryUsername === undefined ? "registryUsername" : "registryPassword",
     "registryUsername and registryPassword go together: set both, or neither for a public image",
   );
+  issues.push(...driverIssues(v));
   need(
     v.driver !== "preinstalled" || v.imageId !== undefined,
     "imageId",
@@ -459,6 +485,51 @@ function targetIssues(v: Record<string, unknown>) {
   };
   const acs = acsIssues(v, listOf("zones"), listOf("allowedCidrs"));
   return { errors: [...wrong, ...acs.errors], warnings: acs.warnings };
+}
+
+const isTrue = (x: unknown) => x === true || x === "true";
+
+/**
+ * Alibaba's driver script is fetched over plain HTTP and run as root, and Alibaba publishes no
+ * checksum for it: it runs only when pinned by sha256 or explicitly marked unverified.
+ */
+function driverIssues(v: Record<string, unknown>): ConfigIssue[] {
+  const mode = v.driver ?? "apt";
+  const issues: ConfigIssue[] = [];
+  // ACS has no driver to install: wrongTargetKeys reports any driver key set there.
+  if (v.target === "acs") return issues;
+  const issue = (key: string, message: string) =>
+    issues.push({ key: `${PROJECT}:${key}`, message });
+  const unverified = isTrue(v.driverScriptUnverified);
+  // The versions and the branch have defaults (Pulumi.yaml passes them to every stack), so only
+  // the two keys that are about the script itself are rejected in the other modes.
+  if (mode !== "auto-install") {
+    for (const [key, set] of [
+      ["driverScriptSha256", v.driverScriptSha256 !== undefined],
+      ["driverScriptUnverified", unverified],
+    ] as const) {
+      if (set) {
+        issue(
+          key,
+          `is only used with driver "auto-install" (driver is "${String(mode)}"); remove it, or set driver: auto-install`,
+        );
+      }
+    }
+    return issues;
+  }
+  if (v.driverScriptSha256 === undefined && !unverified) {
+    issue(
+      "driverScriptSha256",
+      `is required with driver "auto-install": Alibaba's script is downloaded over plain HTTP and run as root. Set its sha256, use driver "apt" (the default: signed Ubuntu packages), or set ${PROJECT}:driverScriptUnverified: true to run it unchecked`,
+    );
+  }
+  if (v.driverScriptSha256 !== undefined && unverified) {
+    issue(
+      "driverScriptUnverified",
+      "conflicts with driverScriptSha256: the script is either pinned or unverified; remove one",
+    );
+  }
+  return issues;
 }
 
 /**
@@ -530,6 +601,13 @@ export function parseConfig(raw: Record<string, unknown>): ConfigResult {
   const image = c.image as string;
   for (const w of targetIssues(values).warnings)
     warnings.push({ key: `${PROJECT}:${w.key}`, message: w.message });
+  if (c.driver === "auto-install" && c.driverScriptUnverified) {
+    warnings.push({
+      key: `${PROJECT}:driverScriptUnverified`,
+      message:
+        "Alibaba's driver script will be downloaded over plain HTTP and run as root without a checksum; pin it with driverScriptSha256 or use driver apt",
+    });
+  }
   if (c.allowedCidrs.some((x) => x === "0.0.0.0/0" || x === "::/0")) {
     warnings.push({
       key: `${PROJECT}:allowedCidrs`,
@@ -573,13 +651,16 @@ export function parseConfig(raw: Record<string, unknown>): ConfigResult {
     driver:
       c.driver === "preinstalled"
         ? { mode: "preinstalled", imageId: c.imageId as string }
-        : {
-            mode: "auto-install",
-            driverVersion: c.driverVersion,
-            cudaVersion: c.cudaVersion,
-            cudnnVersion: c.cudnnVersion,
-            ...(c.driverScriptSha256 !== undefined && { scriptSha256: c.driverScriptSha256 }),
-          },
+        : c.driver === "apt"
+          ? { mode: "apt", branch: c.driverBranch }
+          : {
+              mode: "auto-install",
+              driverVersion: c.driverVersion,
+              cudaVersion: c.cudaVersion,
+              cudnnVersion: c.cudnnVersion,
+              ...(c.driverScriptSha256 !== undefined && { scriptSha256: c.driverScriptSha256 }),
+              ...(c.driverScriptUnverified && { scriptUnverified: true as const }),
+            },
     osImageNameRegex: c.osImageNameRegex,
     priceLookup: c.priceLookup,
     ...(c.target === "acs" && {

@@ -84,6 +84,8 @@ export const ECS_ONLY_KEYS = [
   "systemDiskSize",
   "eipBandwidth",
   "driver",
+  "driverBranch",
+  "driverScriptUnverified",
   "cudaVersion",
   "cudnnVersion",
   "driverScriptSha256",

@@ -86,7 +86,7 @@ export class EcsDeployment extends pulumi.ComponentResource {
         ...(c.registry && { registryServer: c.registry.server }),
         tls: c.tls,
         idleStopMinutes: c.idleStopMinutes,
-        driver: c.driver.mode === "auto-install" ? c.driver : { mode: "preinstalled" },
+        driver: c.driver.mode === "preinstalled" ? { mode: "preinstalled" } : c.driver,
       }),
     );
     const digest = userData.apply((u) =>

@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { requireBinary } from "../../../test/binaries";
+import { parseConfig } from "../../config";
 import { withoutCommentLines } from "./compact";
 import { BOOT_FILES, readBootFile } from "./files";
 import {
@@ -63,9 +64,16 @@ const internal: BootSettings = {
     driverVersion: "570.133.20",
     cudaVersion: "12.8.1",
     cudnnVersion: "9.8.0.87",
+    scriptUnverified: true,
   },
 };
-const MODES = { largest, selfsigned, internal };
+/** The driver a stack gets when it sets nothing about drivers. */
+const defaults = parseConfig({
+  image: "registry-vpc.ap-southeast-1.aliyuncs.com/wan-vace/comfyui:0.1.0",
+});
+if (!defaults.ok) throw new Error("the default config must parse");
+const aptDefault: BootSettings = { ...selfsigned, driver: defaults.config.driver as never };
+const MODES = { largest, selfsigned, internal, aptDefault };
 
 interface CloudConfig {
   write_files: { path: string; permissions: string; content: string }[];
@@ -323,6 +331,32 @@ describe("renderUserData", () => {
     expect(decodeUserData(encoded)).toBe(text);
     const incompressible = Array.from({ length: 1_000 }, (_, i) => sha(String(i))).join("");
     expect(() => encodeUserData(incompressible)).toThrow(/over the 16384-byte limit/);
+  });
+
+  // Issue 9, item 10.
+  it("by default installs Ubuntu's signed driver packages: no plain-HTTP script is run as root", () => {
+    expect(aptDefault.driver).toEqual({ mode: "apt", branch: "580" });
+    const text = renderUserData(aptDefault);
+    const env = fileAt(parse(text) as CloudConfig, BOOT_ENV_PATH)?.content ?? "";
+    expect(env).toContain("DRIVER_MODE='apt'\n");
+    expect(env).toContain("DRIVER_BRANCH='580'\n");
+    expect(env).toContain("DRIVER_SCRIPT_UNVERIFIED=''\n");
+    // Nothing anywhere in it pipes a download into a shell.
+    expect(text).not.toMatch(/(curl|wget)[^\n|]*\|\s*(ba|da)?sh\b/);
+    expect(Buffer.from(encodeUserData(text), "base64").length).toBeLessThan(USER_DATA_LIMIT_BYTES);
+  });
+
+  it("renders Alibaba's script only pinned, or explicitly unverified", () => {
+    const unpinned = { ...internal, driver: { ...internal.driver } } as BootSettings;
+    delete (unpinned.driver as { scriptUnverified?: true }).scriptUnverified;
+    expect(() => renderUserData(unpinned)).toThrow(
+      /driver.scriptSha256: set it, or scriptUnverified: true/,
+    );
+    const env = fileAt(parsed(internal), BOOT_ENV_PATH)?.content ?? "";
+    expect(env).toContain("DRIVER_SCRIPT_UNVERIFIED='true'\n");
+    expect(fileAt(parsed(largest), BOOT_ENV_PATH)?.content).toContain(
+      "DRIVER_SCRIPT_UNVERIFIED=''\n",
+    );
   });
 
   it("installs no watchdog when idle stop is off", () => {

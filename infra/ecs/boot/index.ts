@@ -41,6 +41,8 @@ export function bootEnv(s: BootSettings): string {
     ["CUDA_VERSION", driver?.cudaVersion],
     ["CUDNN_VERSION", driver?.cudnnVersion],
     ["DRIVER_SCRIPT_SHA256", driver?.scriptSha256],
+    ["DRIVER_SCRIPT_UNVERIFIED", driver?.scriptUnverified ? "true" : undefined],
+    ["DRIVER_BRANCH", s.driver.mode === "apt" ? s.driver.branch : undefined],
     ["DOCKER_VERSION", HOST_PINS.dockerVersion],
     ["CONTAINERD_VERSION", HOST_PINS.containerdVersion],
     ["NVIDIA_TOOLKIT_VERSION", HOST_PINS.nvidiaToolkitVersion],
@@ -73,7 +75,7 @@ export function renderUserData(settings: BootSettings): string {
         content: withoutCommentLines(readBootFile(f.source)),
       })),
     ],
-    // Units run on every boot (the driver installer reboots, and a stopped instance may be
+    // Units run on every boot (the driver install may reboot, and a stopped instance may be
     // started again); runcmd runs once, so it only enables them and starts the first boot.
     runcmd: [
       ["systemctl", "daemon-reload"],

@@ -1,4 +1,10 @@
-import { type AutoInstallDriver, imageRefProblem, type TlsConfig } from "../../config";
+import {
+  type AptDriver,
+  type AutoInstallDriver,
+  imageRefProblem,
+  MIN_DRIVER_MAJOR,
+  type TlsConfig,
+} from "../../config";
 
 /** What the instance needs to know at boot. Nothing here is secret: it all lands in user-data. */
 export interface BootSettings {
@@ -20,7 +26,7 @@ export interface BootSettings {
   idleStopMinutes: number;
   /** Minutes after each boot during which the watchdog never stops the instance (default 30). */
   idleGraceMinutes?: number;
-  driver: AutoInstallDriver | { mode: "preinstalled" };
+  driver: AptDriver | AutoInstallDriver | { mode: "preinstalled" };
 }
 
 export class BootSettingsError extends Error {
@@ -114,6 +120,18 @@ export function bootSettingsProblems(s: BootSettings): string[] {
         "must be 64 lower-case hex digits",
       );
     }
+    // The script comes over plain HTTP and runs as root: pinned, or unverified on purpose.
+    check(
+      (d.scriptSha256 === undefined) === (d.scriptUnverified === true),
+      "driver.scriptSha256",
+      "set it, or scriptUnverified: true (not both) to run Alibaba's script unchecked",
+    );
+  } else if (s.driver.mode === "apt") {
+    check(
+      /^\d{3}$/.test(s.driver.branch) && Number(s.driver.branch) >= MIN_DRIVER_MAJOR,
+      "driver.branch",
+      `must be a driver branch like 580, ${MIN_DRIVER_MAJOR} or newer`,
+    );
   } else {
     check(
       s.driver.mode === "preinstalled",

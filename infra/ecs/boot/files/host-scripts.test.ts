@@ -56,6 +56,17 @@ describe("host scripts", () => {
         '((n == 0)) || { echo $((n - 1)) >"$WAN_VACE_TEST/dpkg-busy"; echo "dpkg: error: dpkg frontend lock was locked by another process" >&2; exit 2; }',
       ].join("\n"),
     );
+    // The apt side of the default driver install: calls are recorded; apt-cache knows the
+    // packages listed in the archive file; modprobe loads the driver when the file says so.
+    stub("apt-get", 'echo "$*" >>"$WAN_VACE_TEST/apt-calls"');
+    stub("apt-mark", 'echo "apt-mark $*" >>"$WAN_VACE_TEST/apt-calls"');
+    stub("apt-cache", 'grep -qx "$2" "$WAN_VACE_TEST/archive" 2>/dev/null');
+    stub("dpkg-query", 'shift 2; for p; do printf "%s=580.95.05-0ubuntu0.22.04.1 " "$p"; done');
+    stub(
+      "modprobe",
+      '[[ -e $WAN_VACE_TEST/module-loads ]] && touch "$WAN_VACE_TEST/driver-works"; true',
+    );
+    stub("systemctl", 'echo "systemctl $*" >>"$WAN_VACE_TEST/apt-calls"');
     // docker: reads the password from stdin; fails as many times as the file says.
     stub(
       "docker",
@@ -83,6 +94,7 @@ describe("host scripts", () => {
         "CUDA_VERSION='12.8.1'",
         "CUDNN_VERSION='9.8.0.87'",
         "DRIVER_SCRIPT_SHA256=''",
+        "DRIVER_SCRIPT_UNVERIFIED='true'",
         "REGISTRY_SERVER='registry-vpc.cn-hongkong.aliyuncs.com'",
         extraEnv,
       ].join("\n"),
@@ -160,6 +172,80 @@ describe("host scripts", () => {
     expect(result.code, result.out).toBe(0);
     expect(existsSync(join(s.test, "state/driver.done"))).toBe(true);
     expect(cloud.driverDownloads).toBe(downloads);
+  });
+
+  describe("driver apt (the default)", () => {
+    const KERNEL = "5.15.0-130-generic";
+    const apt = (name: string, archive: string[]) => {
+      const s = scenario(name, "DRIVER_MODE='apt'\nDRIVER_BRANCH='580'");
+      writeFileSync(join(s.test, "archive"), archive.map((p) => `${p}\n`).join(""));
+      const run = () =>
+        s.run(installDriver, { WAN_VACE_KERNEL: KERNEL, WAN_VACE_REBOOT_WAIT_S: "0" });
+      return { ...s, run };
+    };
+
+    it("installs Ubuntu's signed packages with the prebuilt modules for the running kernel, and downloads no script", async () => {
+      const s = apt("apt-prebuilt", [`linux-modules-nvidia-580-server-${KERNEL}`]);
+      writeFileSync(join(s.test, "module-loads"), "");
+      const downloads = cloud.driverDownloads;
+      const result = await s.run();
+      expect(result.code, result.out).toBe(0);
+      const pkgs = `nvidia-headless-no-dkms-580-server nvidia-utils-580-server linux-modules-nvidia-580-server-${KERNEL}`;
+      expect(s.read("apt-calls").split("\n")).toEqual([
+        "-y -q -o DPkg::Lock::Timeout=900 -o Acquire::Retries=5 update",
+        `-y -q -o DPkg::Lock::Timeout=900 -o Acquire::Retries=5 install --no-install-recommends ${pkgs}`,
+        `apt-mark hold ${pkgs}`,
+        "",
+      ]);
+      expect(result.out).toContain(
+        "installed from the Ubuntu archive: nvidia-headless-no-dkms-580-server=580.95.05-0ubuntu0.22.04.1",
+      );
+      expect(result.out).toContain("driver ready: GPU 0: NVIDIA A10");
+      expect(cloud.driverDownloads).toBe(downloads);
+      expect(existsSync(join(s.test, "auto_install"))).toBe(false);
+    });
+
+    it("builds with DKMS when the archive has no prebuilt modules for the kernel", async () => {
+      const s = apt("apt-dkms", []);
+      writeFileSync(join(s.test, "module-loads"), "");
+      const result = await s.run();
+      expect(result.code, result.out).toBe(0);
+      expect(result.out).toContain(`no prebuilt NVIDIA modules for kernel ${KERNEL}`);
+      expect(s.read("apt-calls")).toContain(
+        `install --no-install-recommends nvidia-headless-no-dkms-580-server nvidia-utils-580-server nvidia-dkms-580-server linux-headers-${KERNEL}\n`,
+      );
+    });
+
+    it("a module that does not load gets one reboot; no driver after it fails without reinstalling", async () => {
+      const s = apt("apt-reboot", [`linux-modules-nvidia-580-server-${KERNEL}`]);
+      const first = await s.run();
+      expect(first.code, first.out).toBe(1);
+      expect(s.read("apt-calls")).toContain("systemctl reboot\n");
+      expect(existsSync(join(s.test, `state/driver.rebooted-${KERNEL}`))).toBe(true);
+      const calls = s.read("apt-calls");
+      const after = await s.run();
+      expect(after.code, after.out).toBe(1);
+      expect(after.out).toContain("no working NVIDIA driver after installing nvidia-*-580-server");
+      expect(s.read("apt-calls")).toBe(calls);
+      // A driver that works after the reboot is all the next start checks.
+      writeFileSync(join(s.test, "driver-works"), "");
+      const ok = await s.run();
+      expect(ok.code, ok.out).toBe(0);
+      expect(s.read("apt-calls")).toBe(calls);
+    });
+  });
+
+  it("auto-install without a sha256 or the explicit opt-out refuses before downloading anything", async () => {
+    const s = scenario("unpinned", "DRIVER_SCRIPT_UNVERIFIED=''");
+    writeFileSync(join(s.test, "installer-mode"), "ok");
+    const downloads = cloud.driverDownloads;
+    const result = await s.run(installDriver, { WAN_VACE_DRIVER_WAIT_S: "0" });
+    expect(result.code, result.out).toBe(1);
+    expect(result.out).toContain(
+      "refusing to run auto_install_v4.0.sh without DRIVER_SCRIPT_SHA256",
+    );
+    expect(cloud.driverDownloads).toBe(downloads);
+    expect(s.read("installer-args")).toBe("");
   });
 
   it("dpkg --configure -a finishes an interrupted install, waiting while dpkg is locked", async () => {

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Prepares the GPU host: NVIDIA driver, Docker CE, nvidia-container-toolkit, host dirs.
-# Runs on every boot and is idempotent, because the driver installer reboots mid-way.
+# Runs on every boot and is idempotent, because the driver install may reboot mid-way.
 set -euo pipefail
 # shellcheck source=/dev/null
 . "${WAN_VACE_BOOT_ENV:-/etc/wan-vace/boot.env}"
@@ -12,6 +12,8 @@ DRIVER_SCRIPT=auto_install_v4.0.sh
 # How long a working driver may take to appear once the installer is no longer running.
 DRIVER_WAIT_S=${WAN_VACE_DRIVER_WAIT_S:-1800}
 POLL_S=${WAN_VACE_POLL_S:-20}
+# How long to wait for a requested reboot to take this process down.
+REBOOT_WAIT_S=${WAN_VACE_REBOOT_WAIT_S:-600}
 MD=${WAN_VACE_METADATA_URL:-http://100.100.100.200}
 # unattended-upgrades may hold the dpkg lock on first boot: wait for it, do not fail.
 APT=(apt-get -y -q -o DPkg::Lock::Timeout=900 -o Acquire::Retries=5)
@@ -69,10 +71,16 @@ dpkg_recover() {
 }
 
 install_driver() {
-  if [[ $DRIVER_MODE == preinstalled ]]; then
-    driver_ready || die "driver mode is preinstalled but nvidia-smi fails; use a GPU image or auto-install"
-    return
-  fi
+  case $DRIVER_MODE in
+    preinstalled)
+      driver_ready || die "driver mode is preinstalled but nvidia-smi fails; use a GPU image or driver apt"
+      return
+      ;;
+    apt)
+      install_driver_apt
+      return
+      ;;
+  esac
   if [[ -e $STATE/driver.done ]]; then
     driver_ready || die "the NVIDIA driver was installed but nvidia-smi fails now; see dmesg"
     return
@@ -83,11 +91,14 @@ install_driver() {
     mkdir -p "$DRIVER_DIR"
     # A failed try's log would end the wait below at once: keep it, but aside.
     if [[ -e $DRIVER_DIR/auto_install.log ]]; then mv -f "$DRIVER_DIR/auto_install.log" "$DRIVER_DIR/auto_install.log.1"; fi
+    # Plain HTTP, run as root: only pinned, or unverified because the config says so.
+    [[ -n ${DRIVER_SCRIPT_SHA256:-} || ${DRIVER_SCRIPT_UNVERIFIED:-} == true ]] ||
+      die "refusing to run $DRIVER_SCRIPT without DRIVER_SCRIPT_SHA256 (wan-vace:driverScriptSha256) or DRIVER_SCRIPT_UNVERIFIED=true"
     curl -fsSL --retry 10 -o "$script" "$(mirror)/opsx/ecs/linux/binary/script/$DRIVER_SCRIPT"
     if [[ -n ${DRIVER_SCRIPT_SHA256:-} ]]; then
       echo "$DRIVER_SCRIPT_SHA256  $script" | sha256sum -c - || die "$DRIVER_SCRIPT does not match DRIVER_SCRIPT_SHA256"
     else
-      log "$DRIVER_SCRIPT is not pinned (set wan-vace:driverScriptSha256 to pin it): running sha256 $(sha256sum "$script" | cut -c1-64)"
+      log "WARNING: running $DRIVER_SCRIPT unverified (wan-vace:driverScriptUnverified): sha256 $(sha256sum "$script" | cut -c1-64)"
     fi
     touch "$STATE/driver.started"
     (cd "$DRIVER_DIR" && bash "$DRIVER_SCRIPT" "$DRIVER_VERSION" "$CUDA_VERSION" "$CUDNN_VERSION" FALSE FALSE) || status=$?
@@ -96,6 +107,47 @@ install_driver() {
   wait_for_driver
   touch "$STATE/driver.done"
   log "driver ready: $(nvidia-smi -L | head -n1)"
+}
+
+# The default driver: Ubuntu's signed nvidia-*-<branch>-server packages. apt checks each one
+# against the Ubuntu archive key the image already trusts, so nothing unverified runs as root;
+# the branch is the pin and the exact versions go to the log. Canonical's prebuilt, signed
+# modules for the running kernel when the archive has them (they load under Secure Boot and need
+# no compiler); DKMS otherwise. A module that does not load at once (nouveau holds the GPU) gets
+# one reboot per kernel; still none after it fails the unit.
+install_driver_apt() {
+  local kernel=${WAN_VACE_KERNEL:-$(uname -r)} pkgs modules
+  local rebooted=$STATE/driver.rebooted-$kernel
+  if driver_ready; then
+    log "driver ready: $(nvidia-smi -L | head -n1)"
+    return
+  fi
+  [[ -e $rebooted ]] && die "no working NVIDIA driver after installing nvidia-*-$DRIVER_BRANCH-server and a reboot into $kernel; see dmesg and /var/log/apt/term.log"
+  dpkg_recover
+  "${APT[@]}" update
+  pkgs=("nvidia-headless-no-dkms-$DRIVER_BRANCH-server" "nvidia-utils-$DRIVER_BRANCH-server")
+  modules=linux-modules-nvidia-$DRIVER_BRANCH-server-$kernel
+  if apt-cache show "$modules" >/dev/null 2>&1; then
+    pkgs+=("$modules")
+  else
+    log "no prebuilt NVIDIA modules for kernel $kernel in the archive: building them with DKMS (unsigned: they do not load under Secure Boot)"
+    pkgs+=("nvidia-dkms-$DRIVER_BRANCH-server" "linux-headers-$kernel")
+  fi
+  "${APT[@]}" install --no-install-recommends "${pkgs[@]}"
+  # Held: an unattended upgrade of the libraries under a loaded module breaks nvidia-smi.
+  apt-mark hold "${pkgs[@]}"
+  # shellcheck disable=SC2016 # ${Package} and ${Version} are dpkg-query's fields.
+  log "installed from the Ubuntu archive: $(dpkg-query -W -f='${Package}=${Version} ' "${pkgs[@]}")"
+  modprobe nvidia || true
+  if driver_ready; then
+    log "driver ready: $(nvidia-smi -L | head -n1)"
+    return
+  fi
+  touch "$rebooted"
+  log "the NVIDIA module did not load; rebooting once into $kernel"
+  systemctl reboot
+  sleep "$REBOOT_WAIT_S"
+  die "the reboot did not happen within $REBOOT_WAIT_S s"
 }
 
 # The installer reboots the instance and may go on after that reboot, so only a working driver
