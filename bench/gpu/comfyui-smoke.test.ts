@@ -50,8 +50,16 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function py(args: string[]) {
-  const r = spawnSync(python3, [SCRIPT, ...args], { encoding: "utf8", timeout: 60_000 });
+/**
+ * Hang guards, not performance bounds. `prep tools` bundles the whole vace CLI with esbuild and
+ * xz-compresses the 7 MB bundle: about 7 s of CPU, whose xz step alone took 37 s of wall time while
+ * two suites shared the 2 cores; the test around it took 70 s then (34 s when less loaded).
+ */
+const PY_GUARD_MS = 60_000;
+const PREP_GUARD_MS = 240_000;
+
+function py(args: string[], timeout = PY_GUARD_MS) {
+  const r = spawnSync(python3, [SCRIPT, ...args], { encoding: "utf8", timeout });
   if (r.error) throw r.error;
   return r;
 }
@@ -258,25 +266,30 @@ describe("comfyui_smoke.py dry", () => {
     expect(refused.stderr).toContain("../escaped: would be written outside");
   });
 
-  it("carries tools with their versions and the vace CLI bundle, and notices a tool changed afterwards", () => {
+  it("carries tools with their versions and the vace CLI bundle, and notices a tool changed afterwards", {
+    timeout: PREP_GUARD_MS + 2 * PY_GUARD_MS,
+  }, () => {
     const carry = join(work, "carry-tools");
     const fake = (name: string, version: string) => {
       const path = join(work, `fake-${name}`);
       writeFileSync(path, `#!/bin/sh\necho '${version}'\n`, { mode: 0o755 });
       return path;
     };
-    const r = py([
-      "prep",
-      "tools",
-      "--carry",
-      carry,
-      "--node",
-      fake("node", "v22.99.0"),
-      "--caddy",
-      fake("caddy", "v2.6.2 h1:x"),
-      "--ffmpeg",
-      fake("ffmpeg", "ffmpeg version 9"),
-    ]);
+    const r = py(
+      [
+        "prep",
+        "tools",
+        "--carry",
+        carry,
+        "--node",
+        fake("node", "v22.99.0"),
+        "--caddy",
+        fake("caddy", "v2.6.2 h1:x"),
+        "--ffmpeg",
+        fake("ffmpeg", "ffmpeg version 9"),
+      ],
+      PREP_GUARD_MS,
+    );
     expect(r.status, r.stderr).toBe(0);
     const tools = byName(dry(carry).report, "carried tools");
     expect(tools).toMatchObject({
@@ -294,7 +307,7 @@ describe("comfyui_smoke.py dry", () => {
     expect(byName(dry(carry).report, "carried tools").detail).toBe(
       "caddy.xz: sha256 differs from the manifest",
     );
-  }, 120_000);
+  });
 
   it("has no undefined names or unused imports in the GPU scripts, whose GPU paths cannot run here", () => {
     const files = ["carry.py", "comfyui_smoke.py", "model_files.py", "fp8_load.py"].map((f) =>
