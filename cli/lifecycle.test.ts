@@ -8,6 +8,7 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FAKE_KEY, type FakeCloud, startFakeCloud } from "../test/doubles/alibaba/server";
 import { startComfyDouble } from "../test/doubles/comfyui/server";
@@ -15,7 +16,10 @@ import { DEPLOYED_OUTPUTS, useFakePulumi } from "../test/doubles/pulumi";
 import { runCli } from "./index";
 
 const ROOT = join(__dirname, "..");
-const TSX = join(ROOT, "node_modules", "tsx", "dist", "cli.mjs");
+// tsx as a loader in the CLI's own process, not the tsx CLI: that wrapper relays a signal to its
+// child and, when the child has not acknowledged it within 30 ms (a loaded machine), SIGKILLs the
+// child and exits 143 itself — the test then saw 143 instead of the teardown's exit code.
+const TSX_LOADER = pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
 const CLI = join(ROOT, "cli", "index.ts");
 const TOKEN = "s3cret-token-for-lifecycle-tests-0123456789";
 
@@ -75,7 +79,7 @@ async function vace(args: string[], env: Record<string, string> = {}) {
 
 /** `vace ARGS` as its own process, so a test can send it a signal. */
 function vaceProcess(args: string[]): Run {
-  const child = spawn(process.execPath, [TSX, CLI, ...args], {
+  const child = spawn(process.execPath, ["--import", TSX_LOADER, CLI, ...args], {
     cwd: fake.workDir(),
     env: { ...process.env, ...cloudEnv() },
   });
