@@ -38,6 +38,19 @@ const lost = (): FakeResource[] => {
     },
   ];
 };
+/** A lost ACS stack (infra/acs): its CLB and ACL, the NAT gateway and its EIP, the network. */
+const lostAcs = (stack = "ci-acs", expiresAt = PAST): FakeResource[] => {
+  const t = tags(stack, expiresAt);
+  return [
+    { kind: "vpc", id: `vpc-${stack}`, tags: t },
+    { kind: "vswitch", id: `vsw-${stack}-a`, tags: t },
+    { kind: "vswitch", id: `vsw-${stack}-b`, tags: t },
+    { kind: "nat-gateway", id: `ngw-${stack}`, tags: t },
+    { kind: "eip", id: `eip-${stack}`, tags: t, attachedTo: `ngw-${stack}`, attachedType: "Nat" },
+    { kind: "acl", id: `acl-${stack}`, tags: t },
+    { kind: "load-balancer", id: `lb-${stack}`, tags: t },
+  ];
+};
 const others = (): FakeResource[] => [
   { kind: "vpc", id: "vpc-unexpired", tags: tags("ci-new", FUTURE) },
   { kind: "eip", id: "eip-unexpired", tags: tags("ci-new", FUTURE) },
@@ -107,6 +120,50 @@ describe("vace reap: lost resources (loopback fake of the Alibaba APIs)", () => 
     ]);
     expect(r.failed).toEqual([]);
     expect(r.deleted).toHaveLength(9); // the policy's detach and delete are one step
+  });
+
+  it("deletes a lost ACS stack's CLB, ACL, NAT gateway and its EIP, vSwitches and VPC in order", async () => {
+    cloud.resources = [
+      ...lostAcs(),
+      ...lostAcs("ci-acs-new", FUTURE),
+      { kind: "load-balancer", id: "lb-untagged" },
+      { kind: "nat-gateway", id: "ngw-other", tags: tags("ci-other", PAST, "someone-else") },
+    ];
+    const r = await sweep(false, () => {});
+    expect(mutations()).toEqual([
+      "DeleteLoadBalancer lb-ci-acs",
+      "DeleteAccessControlList acl-ci-acs",
+      "UnassociateEipAddress eip-ci-acs",
+      "ReleaseEipAddress eip-ci-acs",
+      "DeleteNatGateway ngw-ci-acs",
+      "DeleteVSwitch vsw-ci-acs-a",
+      "DeleteVSwitch vsw-ci-acs-b",
+      "DeleteVpc vpc-ci-acs",
+    ]);
+    expect(r.failed).toEqual([]);
+    expect(cloud.resources.map((x) => x.id).sort()).toEqual(
+      [...lostAcs("ci-acs-new", FUTURE).map((x) => x.id), "lb-untagged", "ngw-other"].sort(),
+    );
+    expect(r.kept).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/load-balancer lb-ci-acs-new \[stack ci-acs-new\]: unexpired/),
+        expect.stringMatching(/nat-gateway ngw-ci-acs-new \[stack ci-acs-new\]: unexpired/),
+      ]),
+    );
+  });
+
+  it("--dry-run names a lost ACS stack's resources and deletes none", async () => {
+    cloud.resources = lostAcs();
+    const log: string[] = [];
+    await sweep(true, (l) => log.push(l));
+    expect(mutations()).toEqual([]);
+    expect(log).toEqual(
+      expect.arrayContaining([
+        "[dry run] delete ap-southeast-1 load-balancer lb-ci-acs [stack ci-acs]",
+        "[dry run] delete ap-southeast-1 nat-gateway ngw-ci-acs [stack ci-acs]",
+      ]),
+    );
+    expect(cloud.resources).toHaveLength(lostAcs().length);
   });
 
   it("keeps unexpired and owned resources and never touches untagged ones", async () => {

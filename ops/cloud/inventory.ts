@@ -12,10 +12,15 @@ import type { RpcClient } from "./rpc";
 
 /** Deletion order: each kind may depend on the ones after it, never before. */
 export const DELETE_ORDER = [
+  // ACS: the CLB before its ACL (a listener binds the ACL), both before the network.
+  "load-balancer",
+  "acl",
   "eip-association",
   "eip",
   "instance",
   "security-group",
+  // After its EIP is released; Force deletes the SNAT entries still in it.
+  "nat-gateway",
   "vswitch",
   "vpc",
   "ram-policy",
@@ -30,6 +35,8 @@ export interface CloudResource {
   tags: Record<string, string>;
   /** eip-association: the instance the EIP is bound to; ram-policy: the role it is attached to. */
   attachedTo?: string;
+  /** eip-association: what attachedTo is (EcsInstance, Nat, ...), as UnassociateEipAddress wants it. */
+  attachedType?: string;
   /** instance: cloud timestamps and state, for spend and status. */
   instance?: { status: string; stoppedMode?: string; creationTime?: string; instanceType?: string };
 }
@@ -117,7 +124,7 @@ export async function listTagged(
     });
   }
 
-  type Eip = { AllocationId: string; InstanceId?: string; Tags?: TagList };
+  type Eip = { AllocationId: string; InstanceId?: string; InstanceType?: string; Tags?: TagList };
   for (const e of await pages(async (PageNumber) => {
     const r = await client.call<{ EipAddresses?: { EipAddress?: Eip[] }; TotalCount?: number }>(
       "vpc",
@@ -128,12 +135,18 @@ export async function listTagged(
   })) {
     const tags = tagMap(e.Tags);
     if (e.InstanceId) {
-      out.push({ kind: "eip-association", id: e.AllocationId, attachedTo: e.InstanceId, tags });
+      out.push({
+        kind: "eip-association",
+        id: e.AllocationId,
+        attachedTo: e.InstanceId,
+        attachedType: e.InstanceType || undefined,
+        tags,
+      });
     }
     out.push({ kind: "eip", id: e.AllocationId, tags });
   }
 
-  const simple: Array<[Kind, "ecs" | "vpc", string, string, string]> = [
+  const simple: Array<[Kind, "ecs" | "vpc" | "slb", string, string, string]> = [
     [
       "security-group",
       "ecs",
@@ -141,6 +154,15 @@ export async function listTagged(
       "SecurityGroups.SecurityGroup",
       "SecurityGroupId",
     ],
+    ["nat-gateway", "vpc", "DescribeNatGateways", "NatGateways.NatGateway", "NatGatewayId"],
+    [
+      "load-balancer",
+      "slb",
+      "DescribeLoadBalancers",
+      "LoadBalancers.LoadBalancer",
+      "LoadBalancerId",
+    ],
+    ["acl", "slb", "DescribeAccessControlLists", "Acls.Acl", "AclId"],
     ["vswitch", "vpc", "DescribeVSwitches", "VSwitches.VSwitch", "VSwitchId"],
     ["vpc", "vpc", "DescribeVpcs", "Vpcs.Vpc", "VpcId"],
   ];
@@ -219,7 +241,7 @@ const gone = (e: unknown) =>
 export async function deleteResource(client: RpcClient, r: CloudResource): Promise<void> {
   const region = client.region;
   const run = async (
-    service: "ecs" | "vpc" | "ram" | "oos",
+    service: "ecs" | "vpc" | "ram" | "oos" | "slb",
     action: string,
     params: Record<string, string>,
   ) => {
@@ -235,6 +257,8 @@ export async function deleteResource(client: RpcClient, r: CloudResource): Promi
         RegionId: region,
         AllocationId: r.id,
         InstanceId: r.attachedTo ?? "",
+        // Without it the API assumes EcsInstance and refuses a NAT gateway's EIP.
+        ...(r.attachedType && { InstanceType: r.attachedType }),
       });
     case "eip":
       return run("vpc", "ReleaseEipAddress", { RegionId: region, AllocationId: r.id });
@@ -242,6 +266,16 @@ export async function deleteResource(client: RpcClient, r: CloudResource): Promi
       return run("ecs", "DeleteInstance", { RegionId: region, InstanceId: r.id, Force: "true" });
     case "security-group":
       return run("ecs", "DeleteSecurityGroup", { RegionId: region, SecurityGroupId: r.id });
+    case "load-balancer":
+      return run("slb", "DeleteLoadBalancer", { RegionId: region, LoadBalancerId: r.id });
+    case "acl":
+      return run("slb", "DeleteAccessControlList", { RegionId: region, AclId: r.id });
+    case "nat-gateway":
+      return run("vpc", "DeleteNatGateway", {
+        RegionId: region,
+        NatGatewayId: r.id,
+        Force: "true",
+      });
     case "vswitch":
       return run("vpc", "DeleteVSwitch", { RegionId: region, VSwitchId: r.id });
     case "vpc":

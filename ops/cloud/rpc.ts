@@ -9,13 +9,14 @@
  */
 import { createHmac, randomUUID } from "node:crypto";
 
-export type Service = "ecs" | "vpc" | "ram" | "oos";
+export type Service = "ecs" | "vpc" | "ram" | "oos" | "slb";
 
 const VERSIONS: Record<Service, string> = {
   ecs: "2014-05-26",
   vpc: "2016-04-28",
   ram: "2015-05-01",
   oos: "2019-06-01",
+  slb: "2014-05-15",
 };
 
 /** Public endpoints; RAM is global. */

@@ -5,7 +5,11 @@
  * dependants still exist, with the error codes Alibaba documents (DependencyViolation,
  * IncorrectEipStatus, DeleteConflict.Role.Policy), so a wrong order fails as it would for real.
  * Response shapes follow the API references of DescribeInstances, DescribeEipAddresses,
- * DescribeSecurityGroups, DescribeVSwitches, DescribeVpcs and ListSecretParameters.
+ * DescribeSecurityGroups, DescribeVSwitches, DescribeVpcs and ListSecretParameters; for the ACS
+ * stack's network and ingress, DescribeNatGateways (VPC), DescribeLoadBalancers and
+ * DescribeAccessControlLists (SLB). The refusals for a NAT gateway still holding an EIP, a vSwitch
+ * still holding a NAT gateway and an ACL still bound to a CLB use the DependencyViolation family;
+ * their exact codes were not checked against the live APIs.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -21,7 +25,10 @@ export type FakeKind =
   | "vpc"
   | "oos-parameter"
   | "ram-role"
-  | "ram-policy";
+  | "ram-policy"
+  | "nat-gateway"
+  | "load-balancer"
+  | "acl";
 
 export interface FakeResource {
   kind: FakeKind;
@@ -29,6 +36,8 @@ export interface FakeResource {
   tags?: Record<string, string>;
   /** eip: the instance it is associated with; ram-policy: the role it is attached to. */
   attachedTo?: string;
+  /** eip: what attachedTo is (DescribeEipAddresses' InstanceType; default EcsInstance). */
+  attachedType?: string;
   creationTime?: string;
   status?: string;
 }
@@ -70,6 +79,12 @@ const SERVICE_OF: Record<string, string> = {
   DeleteRole: "ram",
   ListSecretParameters: "oos",
   DeleteSecretParameter: "oos",
+  DescribeNatGateways: "vpc",
+  DeleteNatGateway: "vpc",
+  DescribeLoadBalancers: "slb",
+  DeleteLoadBalancer: "slb",
+  DescribeAccessControlLists: "slb",
+  DeleteAccessControlList: "slb",
 };
 
 class ApiError extends Error {
@@ -114,6 +129,9 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
   const remove = (r: FakeResource) => {
     cloud.resources = cloud.resources.filter((x) => x !== r);
   };
+  /** Whether r's stack still has a resource of these kinds (the fake's stand-in for "in its VPC"). */
+  const inStackOf = (r: FakeResource, ...kinds: FakeKind[]) =>
+    cloud.resources.some((x) => kinds.includes(x.kind) && x.tags?.stack === r.tags?.stack);
   const blocked = (when: boolean, code: string, message: string) => {
     if (when) throw new ApiError(code, message);
   };
@@ -145,6 +163,7 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
             EipAddress: page(all, q).map((r) => ({
               AllocationId: r.id,
               InstanceId: r.attachedTo ?? "",
+              InstanceType: r.attachedTo ? (r.attachedType ?? "EcsInstance") : "",
               Status: r.attachedTo ? "InUse" : "Available",
               Tags: vpcTags(r),
             })),
@@ -165,6 +184,31 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
         return {
           TotalCount: all.length,
           VSwitches: { VSwitch: page(all, q).map((r) => ({ VSwitchId: r.id, Tags: vpcTags(r) })) },
+        };
+      }
+      case "DescribeNatGateways": {
+        const all = tagged("nat-gateway", filter);
+        return {
+          TotalCount: all.length,
+          NatGateways: {
+            NatGateway: page(all, q).map((r) => ({ NatGatewayId: r.id, Tags: vpcTags(r) })),
+          },
+        };
+      }
+      case "DescribeLoadBalancers": {
+        const all = tagged("load-balancer", filter);
+        return {
+          TotalCount: all.length,
+          LoadBalancers: {
+            LoadBalancer: page(all, q).map((r) => ({ LoadBalancerId: r.id, Tags: ecsTags(r) })),
+          },
+        };
+      }
+      case "DescribeAccessControlLists": {
+        const all = tagged("acl", filter);
+        return {
+          TotalCount: all.length,
+          Acls: { Acl: page(all, q).map((r) => ({ AclId: r.id, Tags: ecsTags(r) })) },
         };
       }
       case "DescribeVpcs": {
@@ -193,6 +237,8 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
         const r = find("eip", q.get("AllocationId"));
         if (r.attachedTo !== q.get("InstanceId"))
           throw new ApiError("IncorrectInstanceStatus", "not associated");
+        if ((r.attachedType ?? "EcsInstance") !== (q.get("InstanceType") ?? "EcsInstance"))
+          throw new ApiError("InvalidInstanceType.NotMatch", "InstanceType does not match");
         r.attachedTo = undefined;
         return {};
       }
@@ -215,22 +261,49 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
         );
         remove(find("security-group", q.get("SecurityGroupId")));
         return {};
-      case "DeleteVSwitch":
-        blocked(
-          cloud.resources.some((x) => x.kind === "instance"),
-          "DependencyViolation",
-          "instances still in it",
-        );
-        remove(find("vswitch", q.get("VSwitchId")));
+      case "DeleteLoadBalancer":
+        remove(find("load-balancer", q.get("LoadBalancerId")));
         return {};
-      case "DeleteVpc":
+      case "DeleteAccessControlList": {
+        const r = find("acl", q.get("AclId"));
         blocked(
-          cloud.resources.some((x) => x.kind === "vswitch" || x.kind === "security-group"),
+          inStackOf(r, "load-balancer"),
+          "DependencyViolation.Acl",
+          "a listener still uses the ACL",
+        );
+        remove(r);
+        return {};
+      }
+      case "DeleteNatGateway": {
+        const r = find("nat-gateway", q.get("NatGatewayId"));
+        blocked(
+          cloud.resources.some((x) => x.kind === "eip" && x.attachedTo === r.id),
+          "DependencyViolation.EIPS",
+          "an EIP is still associated with the NAT gateway",
+        );
+        remove(r);
+        return {};
+      }
+      case "DeleteVSwitch": {
+        const r = find("vswitch", q.get("VSwitchId"));
+        blocked(
+          inStackOf(r, "instance", "nat-gateway"),
+          "DependencyViolation",
+          "instances or a NAT gateway still in it",
+        );
+        remove(r);
+        return {};
+      }
+      case "DeleteVpc": {
+        const r = find("vpc", q.get("VpcId"));
+        blocked(
+          inStackOf(r, "vswitch", "security-group"),
           "DependencyViolation.VSwitch",
           "the VPC still holds vSwitches or security groups",
         );
-        remove(find("vpc", q.get("VpcId")));
+        remove(r);
         return {};
+      }
       case "DetachPolicyFromRole": {
         const r = find("ram-policy", q.get("PolicyName"));
         r.attachedTo = undefined;
@@ -288,6 +361,9 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
         q.get("SecurityGroupId") ??
         q.get("VSwitchId") ??
         q.get("VpcId") ??
+        q.get("NatGatewayId") ??
+        q.get("LoadBalancerId") ??
+        q.get("AclId") ??
         q.get("PolicyName") ??
         q.get("RoleName") ??
         q.get("Name");
