@@ -49,6 +49,7 @@ const lostAcs = (stack = "ci-acs", expiresAt = PAST): FakeResource[] => {
     { kind: "eip", id: `eip-${stack}`, tags: t, attachedTo: `ngw-${stack}`, attachedType: "Nat" },
     { kind: "acl", id: `acl-${stack}`, tags: t },
     { kind: "load-balancer", id: `lb-${stack}`, tags: t },
+    { kind: "cluster", id: `c-${stack}`, tags: t },
   ];
 };
 const others = (): FakeResource[] => [
@@ -127,10 +128,12 @@ describe("vace reap: lost resources (loopback fake of the Alibaba APIs)", () => 
       ...lostAcs(),
       ...lostAcs("ci-acs-new", FUTURE),
       { kind: "load-balancer", id: "lb-untagged" },
+      { kind: "cluster", id: "c-untagged" },
       { kind: "nat-gateway", id: "ngw-other", tags: tags("ci-other", PAST, "someone-else") },
     ];
     const r = await sweep(false, () => {});
     expect(mutations()).toEqual([
+      "DeleteCluster c-ci-acs",
       "DeleteLoadBalancer lb-ci-acs",
       "DeleteAccessControlList acl-ci-acs",
       "UnassociateEipAddress eip-ci-acs",
@@ -142,14 +145,36 @@ describe("vace reap: lost resources (loopback fake of the Alibaba APIs)", () => 
     ]);
     expect(r.failed).toEqual([]);
     expect(cloud.resources.map((x) => x.id).sort()).toEqual(
-      [...lostAcs("ci-acs-new", FUTURE).map((x) => x.id), "lb-untagged", "ngw-other"].sort(),
+      [
+        ...lostAcs("ci-acs-new", FUTURE).map((x) => x.id),
+        "lb-untagged",
+        "c-untagged",
+        "ngw-other",
+      ].sort(),
     );
     expect(r.kept).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/load-balancer lb-ci-acs-new \[stack ci-acs-new\]: unexpired/),
         expect.stringMatching(/nat-gateway ngw-ci-acs-new \[stack ci-acs-new\]: unexpired/),
+        expect.stringMatching(/cluster c-ci-acs-new \[stack ci-acs-new\]: unexpired/),
       ]),
     );
+  });
+
+  it("signs Container Service's ROA calls with V3; a wrong secret is refused, not taken for no clusters", async () => {
+    cloud.resources = lostAcs();
+    const bad = new RpcClient({
+      credentials: { ...FAKE_KEY, accessKeySecret: "wrong" },
+      region: "ap-southeast-1",
+      endpoint: cloud.endpoint,
+      retryDelayMs: 1,
+    });
+    await expect(
+      bad.roa("cs", "DescribeClustersV1", "GET", "/api/v1/clusters", { page_size: 50 }),
+    ).rejects.toThrow(/DescribeClustersV1: SignatureDoesNotMatch/);
+    await expect(
+      client().roa("cs", "DescribeClustersV1", "GET", "/api/v1/clusters", { page_size: 50 }),
+    ).resolves.toMatchObject({ clusters: [{ cluster_id: "c-ci-acs" }] });
   });
 
   it("--dry-run names a lost ACS stack's resources and deletes none", async () => {
@@ -161,6 +186,7 @@ describe("vace reap: lost resources (loopback fake of the Alibaba APIs)", () => 
       expect.arrayContaining([
         "[dry run] delete ap-southeast-1 load-balancer lb-ci-acs [stack ci-acs]",
         "[dry run] delete ap-southeast-1 nat-gateway ngw-ci-acs [stack ci-acs]",
+        "[dry run] delete ap-southeast-1 cluster c-ci-acs [stack ci-acs]",
       ]),
     );
     expect(cloud.resources).toHaveLength(lostAcs().length);

@@ -7,12 +7,15 @@
  * (`<prefix>-<uid>-boot` → `<prefix>-<uid>-instance`), so they are found from that tagged
  * parameter and inherit its tags; nothing untagged is ever matched on its own.
  */
+import { DELETE_OPTIONS } from "../../infra/acs/cluster";
 import { PROJECT } from "../../infra/config";
 import type { RpcClient } from "./rpc";
 
 /** Deletion order: each kind may depend on the ones after it, never before. */
 export const DELETE_ORDER = [
-  // ACS: the CLB before its ACL (a listener binds the ACL), both before the network.
+  // ACS: the cluster first; its deleteOptions take the nodes, pods and the SLBs it made itself.
+  "cluster",
+  // Then the CLB before its ACL (a listener binds the ACL), both before the network.
   "load-balancer",
   "acl",
   "eip-association",
@@ -183,6 +186,22 @@ export async function listTagged(
     }
   }
 
+  // Container Service (ROA): DescribeClustersV1 has no tag filter; tags are matched below.
+  type Cluster = { cluster_id: string; tags?: Array<{ key?: string; value?: string }> };
+  for (const c of await pages(async (page_number) => {
+    const r = await client.roa<{ clusters?: Cluster[]; page_info?: { total_count?: number } }>(
+      "cs",
+      "DescribeClustersV1",
+      "GET",
+      "/api/v1/clusters",
+      { region_id: region, page_size: PAGE, page_number },
+    );
+    return { items: r.clusters ?? [], total: r.page_info?.total_count ?? 0 };
+  })) {
+    const tags = Object.fromEntries((c.tags ?? []).map((t) => [t.key ?? "", t.value ?? ""]));
+    out.push({ kind: "cluster", id: c.cluster_id, tags });
+  }
+
   // OOS filters by a JSON tag map and pages with NextToken.
   type Parameter = { Name: string; Tags?: Record<string, string> };
   let next: string | undefined;
@@ -252,6 +271,22 @@ export async function deleteResource(client: RpcClient, r: CloudResource): Promi
     }
   };
   switch (r.kind) {
+    case "cluster":
+      try {
+        await client.roa("cs", "DeleteCluster", "DELETE", `/clusters/${encodeURIComponent(r.id)}`, {
+          retain_all_resources: false,
+          // As infra/acs DELETE_OPTIONS: what the cluster made (SLBs, logs, DNS zone) goes with it.
+          delete_options: JSON.stringify(
+            DELETE_OPTIONS.map((o) => ({
+              resource_type: o.resourceType,
+              delete_mode: o.deleteMode,
+            })),
+          ),
+        });
+      } catch (e) {
+        if (!gone(e)) throw e;
+      }
+      return;
     case "eip-association":
       return run("vpc", "UnassociateEipAddress", {
         RegionId: region,

@@ -9,11 +9,13 @@
  * stack's network and ingress, DescribeNatGateways (VPC), DescribeLoadBalancers and
  * DescribeAccessControlLists (SLB). The refusals for a NAT gateway still holding an EIP, a vSwitch
  * still holding a NAT gateway and an ACL still bound to a CLB use the DependencyViolation family;
- * their exact codes were not checked against the live APIs.
+ * their exact codes were not checked against the live APIs. Container Service is ROA
+ * (`GET /api/v1/clusters`, `DELETE /clusters/{id}`, under `/cs`), signed with V3 (ACS3-HMAC-SHA256),
+ * which is checked too; DescribeClustersV1 has no tag filter, so every cluster is returned.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { sign } from "../../../ops/cloud/rpc";
+import { sign, signV3 } from "../../../ops/cloud/rpc";
 
 export const FAKE_KEY = { accessKeyId: "LTAI-fake-id", accessKeySecret: "fake-secret-for-tests" };
 
@@ -28,7 +30,8 @@ export type FakeKind =
   | "ram-policy"
   | "nat-gateway"
   | "load-balancer"
-  | "acl";
+  | "acl"
+  | "cluster";
 
 export interface FakeResource {
   kind: FakeKind;
@@ -287,9 +290,9 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
       case "DeleteVSwitch": {
         const r = find("vswitch", q.get("VSwitchId"));
         blocked(
-          inStackOf(r, "instance", "nat-gateway"),
+          inStackOf(r, "instance", "nat-gateway", "cluster"),
           "DependencyViolation",
-          "instances or a NAT gateway still in it",
+          "instances, a NAT gateway or a cluster still in it",
         );
         remove(r);
         return {};
@@ -337,6 +340,57 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
     }
   }
 
+  /** Container Service's ROA API, under /cs. */
+  function handleRoa(method: string, path: string, q: URLSearchParams): Record<string, unknown> {
+    if (method === "GET" && path === "/api/v1/clusters") {
+      const all = cloud.resources.filter((r) => r.kind === "cluster");
+      const size = Number(q.get("page_size") ?? 10);
+      const n = Number(q.get("page_number") ?? 1);
+      return {
+        clusters: all.slice((n - 1) * size, n * size).map((r) => ({
+          cluster_id: r.id,
+          tags: Object.entries(r.tags ?? {}).map(([key, value]) => ({ key, value })),
+        })),
+        page_info: { page_number: n, page_size: size, total_count: all.length },
+      };
+    }
+    const del = /^\/clusters\/([^/]+)$/.exec(path);
+    if (method === "DELETE" && del) {
+      const r = cloud.resources.find((x) => x.kind === "cluster" && x.id === del[1]);
+      if (!r) throw new ApiError("ErrorClusterNotFound", `cluster ${del[1]} not found`, 404);
+      if (q.get("retain_all_resources") !== "false" || !q.get("delete_options"))
+        throw new ApiError(
+          "InvalidParameter",
+          "expected retain_all_resources=false and delete_options",
+        );
+      remove(r);
+      return { cluster_id: r.id, task_id: `T-${r.id}` };
+    }
+    throw new ApiError("InvalidAction.NotFound", `no route ${method} ${path}`, 404);
+  }
+
+  function roa(req: IncomingMessage, url: URL): Record<string, unknown> {
+    const method = req.method ?? "GET";
+    const path = url.pathname.slice("/cs".length);
+    const auth = /^ACS3-HMAC-SHA256 Credential=([^,]+),SignedHeaders=([^,]+),Signature=(\w+)$/.exec(
+      req.headers.authorization ?? "",
+    );
+    if (!auth || auth[1] !== FAKE_KEY.accessKeyId)
+      throw new ApiError("InvalidAccessKeyId.NotFound", "unknown key", 404);
+    const headers: Record<string, string> = {};
+    for (const h of (auth[2] ?? "").split(";")) headers[h] = String(req.headers[h] ?? "");
+    if (headers["x-acs-version"] !== "2015-12-15")
+      throw new ApiError("InvalidVersion", "Container Service is version 2015-12-15");
+    const query = Object.fromEntries(url.searchParams);
+    const expected = signV3(method, path, query, headers, FAKE_KEY.accessKeySecret);
+    if (auth[3] !== expected.signature || auth[2] !== expected.signedHeaders)
+      throw new ApiError("SignatureDoesNotMatch", "signature mismatch", 400);
+    const action = headers["x-acs-action"] ?? "";
+    const id = /^\/clusters\/([^/]+)$/.exec(path)?.[1];
+    cloud.calls.push(method === "GET" ? action : `${action} ${id}`);
+    return handleRoa(method, path, url.searchParams);
+  }
+
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     const q = url.searchParams;
@@ -346,6 +400,10 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
       res.end(JSON.stringify({ RequestId: `req-${cloud.calls.length}`, ...body }));
     };
     try {
+      if (url.pathname.startsWith("/cs/")) {
+        send(200, roa(req, url));
+        return;
+      }
       const service = url.pathname.replace(/^\/|\/$/g, "");
       if (SERVICE_OF[action] !== service)
         throw new ApiError("InvalidAction.NotFound", `${action} is not a ${service} action`, 404);
