@@ -1,6 +1,7 @@
 /**
  * A small Alibaba Cloud RPC (signature V1) client: the same protocol as the instance's
- * infra/ecs/boot/files/aliyun_rpc.py, in TypeScript for the reaper and teardown checks.
+ * infra/ecs/boot/files/aliyun_rpc.py, in TypeScript for the reaper and teardown checks; plus ROA
+ * calls signed with V3 (ACS3-HMAC-SHA256) for Container Service, whose clusters have no RPC API.
  *
  * Why not the official SDKs: each service is its own npm package (@alicloud/ecs20140526, vpc20160428,
  * ram20150501, oos20190601), each pulling the Tea runtime and its helpers, for nine read/delete calls
