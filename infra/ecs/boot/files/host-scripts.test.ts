@@ -43,6 +43,18 @@ describe("host scripts", () => {
       writeFileSync(join(bin, name), `#!/bin/bash\n${body}\n`);
       chmodSync(join(bin, name), 0o755);
     };
+    // pgrep: other test runs on this machine start fake installers of the same name, which
+    // the real pgrep would report as this scenario's; answer only for this scenario's processes.
+    stub(
+      "pgrep",
+      [
+        'tmp=$(mktemp); /usr/bin/pgrep "$@" >"$tmp"; found=1',
+        'while read -r pid; do',
+        '  [[ $pid == "$$" ]] && continue',
+        '  tr "\\0" "\\n" <"/proc/$pid/environ" 2>/dev/null | grep -qxF "WAN_VACE_TEST=$WAN_VACE_TEST" && { echo "$pid"; found=0; }',
+        'done <"$tmp"; rm -f "$tmp"; exit $found',
+      ].join("\n"),
+    );
     stub(
       "nvidia-smi",
       '[[ -e $WAN_VACE_TEST/driver-works ]] && echo "GPU 0: NVIDIA A10 (UUID: GPU-0)"',
