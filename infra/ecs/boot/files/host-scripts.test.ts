@@ -49,7 +49,7 @@ describe("host scripts", () => {
       "pgrep",
       [
         'tmp=$(mktemp); /usr/bin/pgrep "$@" >"$tmp"; found=1',
-        'while read -r pid; do',
+        "while read -r pid; do",
         '  [[ $pid == "$$" ]] && continue',
         '  tr "\\0" "\\n" <"/proc/$pid/environ" 2>/dev/null | grep -qxF "WAN_VACE_TEST=$WAN_VACE_TEST" && { echo "$pid"; found=0; }',
         'done <"$tmp"; rm -f "$tmp"; exit $found',
