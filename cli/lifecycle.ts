@@ -217,9 +217,7 @@ export function registerLifecycle(program: Command): void {
         out: string;
       }) =>
         guarded(async () => {
-          const configFile = o.config === undefined ? undefined : userPath(o.config);
-          const config = stackConfig(o.stack, configFile);
-          await requirePulumi();
+          const { config, configFile } = await configForCommand(o.stack, o.config);
           say(worstCase(priceFor(config.instanceTypes[0], config.region), config.ttlMinutes));
           const stack = await openStack(o.stack, LifecycleExit.deployFailed, {
             create: true,
@@ -350,9 +348,7 @@ export function registerLifecycle(program: Command): void {
         out: string;
       }) =>
         guarded(async () => {
-          const configFile = o.config === undefined ? undefined : userPath(o.config);
-          const config = stackConfig(o.stack, configFile);
-          await requirePulumi();
+          const { config, configFile } = await configForCommand(o.stack, o.config);
           const outDir = userPath(o.out);
           await mkdir(outDir, { recursive: true });
           say(worstCase(priceFor(config.instanceTypes[0], config.region), config.ttlMinutes));
@@ -503,4 +499,12 @@ export function registerLifecycle(program: Command): void {
         return r.failed.length ? LifecycleExit.teardownFailed : LifecycleExit.ok;
       }),
     );
+}
+
+/** The stack's validated config (from --config, resolved where the user ran npm), once the pulumi CLI is known to exist. */
+async function configForCommand(stack: string, config: string | undefined) {
+  const configFile = config === undefined ? undefined : userPath(config);
+  const validated = stackConfig(stack, configFile);
+  await requirePulumi();
+  return { config: validated, configFile };
 }
