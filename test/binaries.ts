@@ -13,6 +13,7 @@ const PACKAGE: Record<string, string> = {
   git: "git",
   curl: "curl",
   pyflakes3: "pyflakes3",
+  ss: "iproute2",
 };
 
 /**

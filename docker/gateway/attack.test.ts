@@ -20,6 +20,7 @@ import {
   startRecordingUpstream,
 } from "../../test/doubles/upstream/recording-upstream";
 import { type Gateway, startGateway } from "./launch";
+import { rawExchange } from "./raw-exchange";
 
 requireBinary("caddy");
 
@@ -50,41 +51,6 @@ afterAll(async () => {
   await Promise.all([plain?.stop(), tls?.stop(), upstream?.close()]);
   rmSync(scratch, { recursive: true, force: true });
 });
-
-/**
- * What a raw connection got back, and whether the server closed it, within `limitMs`; with
- * `until: "answer"`, it stops at the end of the response head.
- */
-interface RawResult {
-  response: string;
-  closedByServer: boolean;
-  ms: number;
-}
-
-function rawExchange(
-  socket: Socket,
-  send: (s: Socket) => void,
-  limitMs: number,
-  until: "close" | "answer" = "close",
-) {
-  return new Promise<RawResult>((resolve) => {
-    const started = Date.now();
-    let response = "";
-    const done = (closedByServer: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ response, closedByServer, ms: Date.now() - started });
-    };
-    const timer = setTimeout(() => done(false), limitMs);
-    socket.on("data", (d: Buffer) => {
-      response += d.toString("latin1");
-      if (until === "answer" && response.includes("\r\n\r\n")) done(false);
-    });
-    socket.on("error", () => {});
-    socket.on("close", () => done(true));
-    send(socket);
-  });
-}
 
 const plainSocket = () => connect(plain.port, "127.0.0.1");
 

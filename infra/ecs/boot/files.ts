@@ -31,6 +31,7 @@ export const BOOT_FILES: readonly BootFile[] = [
   { source: "registry-login.sh", path: `${LIB}/registry-login.sh`, permissions: "0755" },
   { source: "boot_timeline.py", path: `${LIB}/boot_timeline.py`, permissions: "0644" },
   { source: "ensure-image.sh", path: `${LIB}/ensure-image.sh`, permissions: "0755" },
+  { source: "refused_closer.py", path: `${LIB}/refused_closer.py`, permissions: "0644" },
   ...[
     "wan-vace-setup.service",
     "wan-vace-secrets.service",
@@ -39,6 +40,7 @@ export const BOOT_FILES: readonly BootFile[] = [
     "wan-vace-secrets-refresh.service",
     "wan-vace-secrets-refresh.timer",
     "wan-vace-timeline.service",
+    "wan-vace-closer.service",
   ].map(
     (unit): BootFile => ({
       source: `systemd/${unit}`,
@@ -63,6 +65,7 @@ export function startedUnits(idle: boolean): string[] {
     "wan-vace-gateway.service",
     "wan-vace-secrets-refresh.timer",
     "wan-vace-timeline.service",
+    "wan-vace-closer.service",
     ...(idle ? ["wan-vace-idle.timer"] : []),
   ];
 }

@@ -134,8 +134,27 @@ describe("renderUserData", () => {
       "wan-vace-gateway.service",
       "wan-vace-secrets-refresh.timer",
       "wan-vace-timeline.service",
+      "wan-vace-closer.service",
       "wan-vace-idle.timer",
     ]);
+  });
+
+  it("installs the refused-connection closer and starts it every boot, on the gateway's port", () => {
+    const config = parsed(selfsigned);
+    expect(fileAt(config, "/usr/local/lib/wan-vace/refused_closer.py")?.content).toBe(
+      withoutCommentLines(readBootFile("refused_closer.py")),
+    );
+    const unit = fileAt(config, "/etc/systemd/system/wan-vace-closer.service")?.content ?? "";
+    expect(unit).toContain(
+      "ExecStart=/usr/bin/python3 /usr/local/lib/wan-vace/refused_closer.py --log /var/log/wan-vace/access.log --port 443",
+    );
+    expect(unit).toContain("CapabilityBoundingSet=CAP_NET_ADMIN\n");
+    // The same log and port the gateway is given.
+    expect(readBootFile("boot_secrets.py")).toContain(
+      'ACCESS_LOG = "/var/log/wan-vace/access.log"',
+    );
+    expect(readBootFile("boot_secrets.py")).toContain('"VACE_LISTEN": ":443"');
+    expect(config.runcmd.flat().filter((a) => a === "wan-vace-closer.service")).toHaveLength(2);
   });
 
   it("installs the boot timeline and starts it every boot; ComfyUI serves its folder read-only", () => {

@@ -1,9 +1,8 @@
-"""Minimal Alibaba Cloud RPC client for the GPU instance, python3 stdlib only.
-
-Credentials come from the instance RAM role via hardened metadata access (token first),
-so nothing secret is ever stored on disk or in user-data. Requests use signature
-method V1 (HMAC-SHA1 + SecurityToken). Ubuntu 22.04 ships python3.10; keep to its stdlib.
-"""
+# Minimal Alibaba Cloud RPC client for the GPU instance, python3 stdlib only.
+#
+# Credentials come from the instance RAM role via hardened metadata access (token first),
+# so nothing secret is ever stored on disk or in user-data. Requests use signature
+# method V1 (HMAC-SHA1 + SecurityToken). Ubuntu 22.04 ships python3.10; keep to its stdlib.
 
 import base64
 import datetime
@@ -73,8 +72,8 @@ def _open(request, timeout=10):
         return response.read().decode()
 
 
+# Instance metadata in hardened mode: PUT a session token, then send it on every GET.
 class Metadata:
-    """Instance metadata in hardened mode: PUT a session token, then send it on every GET."""
 
     def __init__(self, base=METADATA_URL):
         self.base = base.rstrip("/")
@@ -137,8 +136,8 @@ def call(service, region, action, params, credentials):
         raise RpcError(code, detail.get("Message", body[:200]), error.code) from None
 
 
+# Runs action() until it succeeds; retries network errors and RETRYABLE codes only.
 def retrying(action, attempts, delay=5.0, what="request"):
-    """Runs action() until it succeeds; retries network errors and RETRYABLE codes only."""
     for attempt in range(1, attempts + 1):
         try:
             return action()
@@ -155,8 +154,8 @@ def retrying(action, attempts, delay=5.0, what="request"):
     raise AssertionError("unreachable")
 
 
+# Returns the decrypted value of an OOS secret parameter (GetSecretParameter).
 def get_secret_parameter(metadata, region, name):
-    """Returns the decrypted value of an OOS secret parameter (GetSecretParameter)."""
     result = call(
         "oos",
         region,
@@ -170,8 +169,8 @@ def get_secret_parameter(metadata, region, name):
     return value
 
 
+# StopInstance with StoppedMode=StopCharging: an in-OS shutdown would keep billing.
 def stop_instance_charging(metadata, region):
-    """StopInstance with StoppedMode=StopCharging: an in-OS shutdown would keep billing."""
     instance_id = metadata.get("instance-id")
     credentials = metadata.credentials()
     params = {"InstanceId": instance_id, "StoppedMode": "StopCharging"}

@@ -1,12 +1,11 @@
-"""Fetches the deployment secret from its OOS secret parameter and writes the gateway's
-files to tmpfs (/run/wan-vace, mode 0600). Runs on every boot: /run is empty after a stop.
-
-`--refresh` (wan-vace-secrets-refresh.timer, every 5 minutes) fetches again so a rotated token
-or certificate reaches a running instance: it rewrites only the files whose content changed,
-then restarts the gateway (or logs docker in again) for those, and does nothing otherwise.
-
-The secret never touches user-data, logs, process arguments or persistent disk.
-"""
+# Fetches the deployment secret from its OOS secret parameter and writes the gateway's
+# files to tmpfs (/run/wan-vace, mode 0600). Runs on every boot: /run is empty after a stop.
+#
+# `--refresh` (wan-vace-secrets-refresh.timer, every 5 minutes) fetches again so a rotated token
+# or certificate reaches a running instance: it rewrites only the files whose content changed,
+# then restarts the gateway (or logs docker in again) for those, and does nothing otherwise.
+#
+# The secret never touches user-data, logs, process arguments or persistent disk.
 
 import fcntl
 import json
@@ -62,8 +61,8 @@ def _pem(secret, key, kind, name):
     return value if value.endswith("\n") else value + "\n"
 
 
+# Returns {relative path: content} for everything the gateway and docker login read.
 def gateway_files(secret, name, tls_mode, domain, email, run_dir):
-    """Returns {relative path: content} for everything the gateway and docker login read."""
     files = {}
     tls_dir = f"{run_dir}/tls"
     if tls_mode == "selfsigned":
@@ -108,10 +107,10 @@ def _read(path):
         return None
 
 
+# Makes `run_dir` (see private_dirs) hold exactly `files`, each written atomically with
+# mode 0600; managed files the secret no longer carries are removed. Returns the relative
+# paths whose content changed, so an unchanged secret rewrites nothing.
 def write_private(run_dir, files):
-    """Makes `run_dir` (see private_dirs) hold exactly `files`, each written atomically with
-    mode 0600; managed files the secret no longer carries are removed. Returns the relative
-    paths whose content changed, so an unchanged secret rewrites nothing."""
     unknown = set(files) - set(MANAGED)
     if unknown:
         raise ValueError(f"not a managed file: {sorted(unknown)}")
@@ -128,18 +127,18 @@ def write_private(run_dir, files):
     return changed
 
 
+# Writes the file atomically with mode 0600.
 def write_private_file(path, content):
-    """Writes the file atomically with mode 0600."""
     descriptor, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".new-")
     with os.fdopen(descriptor, "w") as handle:
         handle.write(content)
     os.replace(temporary, path)
 
 
+# What a refresh must run for the changed files: a docker login for new registry
+# credentials (first, so the gateway's restart pulls with them), a gateway restart for its
+# environment or TLS files. Pure.
 def reactions(changed):
-    """What a refresh must run for the changed files: a docker login for new registry
-    credentials (first, so the gateway's restart pulls with them), a gateway restart for its
-    environment or TLS files. Pure."""
     commands = []
     if any(path.startswith("registry-") for path in changed):
         commands.append(("WAN_VACE_REGISTRY_LOGIN", REGISTRY_LOGIN))
@@ -148,15 +147,15 @@ def reactions(changed):
     return commands
 
 
+# The run dir and its subdirectories, mode 0700.
 def private_dirs(run_dir):
-    """The run dir and its subdirectories, mode 0700."""
     for directory in (run_dir, f"{run_dir}/tls", f"{run_dir}/docker"):
         os.makedirs(directory, mode=0o700, exist_ok=True)
         os.chmod(directory, 0o700)
 
 
+# The secret parameter's value, validated and turned into the gateway's files.
 def fetch_files(env, run_dir, attempts):
-    """The secret parameter's value, validated and turned into the gateway's files."""
     name = env["SECRET_PARAMETER_NAME"]
     metadata = Metadata()
     value = retrying(

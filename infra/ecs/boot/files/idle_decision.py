@@ -1,10 +1,9 @@
-"""Whether an idle wan-vace GPU may be released: the pure decision, no I/O, stdlib only.
-
-idle_watchdog.py gathers the evidence on an ECS instance and calls StopInstance. A second
-caller (say a Kubernetes scaler that sets a Deployment's replicas to 0) imports this module,
-fills Evidence its own way (last authenticated request, requests in flight, ComfyUI's queue)
-and acts on decide(...)[0]. See docs/ecs-boot.md, "What idle means".
-"""
+# Whether an idle wan-vace GPU may be released: the pure decision, no I/O, stdlib only.
+#
+# idle_watchdog.py gathers the evidence on an ECS instance and calls StopInstance. A second
+# caller (say a Kubernetes scaler that sets a Deployment's replicas to 0) imports this module,
+# fills Evidence its own way (last authenticated request, requests in flight, ComfyUI's queue)
+# and acts on decide(...)[0]. See docs/ecs-boot.md, "What idle means".
 
 from collections import namedtuple
 
@@ -16,8 +15,8 @@ Evidence = namedtuple("Evidence", "now booted_at last_request_at in_flight queue
 Policy = namedtuple("Policy", "idle grace unknown_limit")
 
 
+# (stop?, reason): stay up on any sign of use; an unreadable queue only for p.unknown_limit.
 def decide(e, p):
-    """(stop?, reason): stay up on any sign of use; an unreadable queue only for p.unknown_limit."""
     if e.now - e.booted_at < p.grace:
         return False, f"booted {(e.now - e.booted_at) / 60:.0f} min ago, within the grace period"
     if e.in_flight > 0:

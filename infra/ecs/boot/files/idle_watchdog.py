@@ -1,14 +1,13 @@
-"""Idle watchdog, run every minute by wan-vace-idle.timer; `--check` only prints.
-
-Stops the instance with StopInstance(StoppedMode=StopCharging) once idle_decision.decide says
-so: no authenticated request for IDLE_STOP_MINUTES, nothing in flight to ComfyUI, and its queue
-empty. A `shutdown` from the OS would keep billing, so it is never used. Evidence:
-- requests: every access-log line written since the last run (rolled files followed by inode),
-  not a tail, so no volume of refused (401/403) lines can hide an authenticated one;
-- in flight: ESTABLISHED sockets to ComfyUI's port (the gateway proxies only authenticated
-  requests, without keep-alive, so each is a running upload, download or WebSocket);
-- ComfyUI's /queue; an unreadable one counts as busy for at most IDLE_UNKNOWN_LIMIT_MINUTES.
-"""
+# Idle watchdog, run every minute by wan-vace-idle.timer; `--check` only prints.
+#
+# Stops the instance with StopInstance(StoppedMode=StopCharging) once idle_decision.decide says
+# so: no authenticated request for IDLE_STOP_MINUTES, nothing in flight to ComfyUI, and its queue
+# empty. A `shutdown` from the OS would keep billing, so it is never used. Evidence:
+# - requests: every access-log line written since the last run (rolled files followed by inode),
+#   not a tail, so no volume of refused (401/403) lines can hide an authenticated one;
+# - in flight: ESTABLISHED sockets to ComfyUI's port (the gateway proxies only authenticated
+#   requests, without keep-alive, so each is a running upload, download or WebSocket);
+# - ComfyUI's /queue; an unreadable one counts as busy for at most IDLE_UNKNOWN_LIMIT_MINUTES.
 
 import json
 import os
@@ -26,8 +25,8 @@ REFUSED = (b'"status":401', b'"status":403')
 CHUNK = 1 << 20
 
 
+# 'busy', 'idle', 'down' (nothing listening) or 'unknown' (slow or odd answer).
 def queue_state(url):
-    """'busy', 'idle', 'down' (nothing listening) or 'unknown' (slow or odd answer)."""
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
             queue = json.loads(response.read().decode())
@@ -42,10 +41,10 @@ def queue_state(url):
     return "busy" if queue.get("queue_running") or queue.get("queue_pending") else "idle"
 
 
+# ESTABLISHED TCP sockets whose local port is `port` (ComfyUI's side of each connection):
+# the least of a few samples, so the gateway's once-a-second health probe, a connection of a
+# few milliseconds, never counts, while a real upload, download or WebSocket does.
 def in_flight(port, proc_net="/proc/net", samples=3, gap=0.2):
-    """ESTABLISHED TCP sockets whose local port is `port` (ComfyUI's side of each connection):
-    the least of a few samples, so the gateway's once-a-second health probe, a connection of a
-    few milliseconds, never counts, while a real upload, download or WebSocket does."""
     counts = []
     for sample in range(samples):
         if sample:
@@ -69,8 +68,8 @@ def _established(port, proc_net):
     return count
 
 
+# `ts` of a Caddy JSON access line that was not refused, else None (never a guess).
 def request_ts(line):
-    """`ts` of a Caddy JSON access line that was not refused, else None (never a guess)."""
     if any(refused in line for refused in REFUSED):  # cheap: floods are refused lines
         return None
     try:
@@ -85,8 +84,8 @@ def request_ts(line):
     return None
 
 
+# [(path, inode, size, mtime)]: Caddy's rolled files (name-<time>.ext, oldest first), then path.
 def log_files(path):
-    """[(path, inode, size, mtime)]: Caddy's rolled files (name-<time>.ext, oldest first), then path."""
     folder, name = os.path.split(path)
     stem, ext = os.path.splitext(name)
     found = []
@@ -103,10 +102,10 @@ def log_files(path):
     return found
 
 
+# (newest request ts or None, gap, position to store). Reads what was written since
+# `position` ({"ino", "off"} of the current file at the last run). `gap` is the ts of the
+# first line read when earlier lines were lost (rolled away, or the file replaced), else None.
 def scan_log(path, position, booted_at):
-    """(newest request ts or None, gap, position to store). Reads what was written since
-    `position` ({"ino", "off"} of the current file at the last run). `gap` is the ts of the
-    first line read when earlier lines were lost (rolled away, or the file replaced), else None."""
     files = log_files(path)
     start, offset, lost = 0, 0, False
     if position:

@@ -1,0 +1,37 @@
+/** A raw TCP exchange with the gateway, for tests that need exact bytes and socket timing. */
+import type { Socket } from "node:net";
+
+/**
+ * What a raw connection got back, and whether the server closed it, within `limitMs`; with
+ * `until: "answer"`, it stops at the end of the response head.
+ */
+export interface RawResult {
+  response: string;
+  closedByServer: boolean;
+  ms: number;
+}
+
+export function rawExchange(
+  socket: Socket,
+  send: (s: Socket) => void,
+  limitMs: number,
+  until: "close" | "answer" = "close",
+) {
+  return new Promise<RawResult>((resolve) => {
+    const started = Date.now();
+    let response = "";
+    const done = (closedByServer: boolean) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ response, closedByServer, ms: Date.now() - started });
+    };
+    const timer = setTimeout(() => done(false), limitMs);
+    socket.on("data", (d: Buffer) => {
+      response += d.toString("latin1");
+      if (until === "answer" && response.includes("\r\n\r\n")) done(false);
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => done(true));
+    send(socket);
+  });
+}
