@@ -401,7 +401,7 @@ const schema = z
     osImageNameRegex: z.string().default("^ubuntu_22_04_x64_20G_alibase_"),
     priceLookup: bool.default(false),
     // ---- target "acs" only (infra/acs/settings.ts) ----
-    ...acsShape(int),
+    ...acsShape(int, bool),
   })
   .strict()
   .strict();
@@ -672,6 +672,7 @@ export function parseConfig(raw: Record<string, unknown>): ConfigResult {
         podMemoryGiB: c.podMemory,
         ephemeralStorageGiB: c.ephemeralStorage,
         driverVersion: c.driverVersion,
+        imageCache: c.imageCache,
       },
     }),
   };

@@ -14,6 +14,7 @@ import { namePrefix, standardTags } from "../common/naming";
 import { endpointToken } from "../common/token";
 import type { WanVaceConfig } from "../config";
 import { createCluster, credentialMinutes } from "./cluster";
+import { imageCacheAddonArgs } from "./imagecache";
 import { createIngress } from "./ingress";
 import { buildManifests, dockerConfigJson, namespaceName, wakeCommand } from "./manifests";
 import { scalerFiles } from "./scaler";
@@ -142,6 +143,31 @@ export class AcsDeployment extends pulumi.ComponentResource implements Endpoint 
       ...k8sOpts,
       dependsOn: [namespace, deployment, ...ingress.aclEntries],
     });
+
+    if (objects.imageCache) {
+      // The operator that serves ImageCache CRs, on a cluster this stack owns (imagecache.ts).
+      const operator =
+        acs.clusterId === undefined
+          ? new alicloud.cs.KubernetesAddon(
+              `${name}-image-cache-operator`,
+              imageCacheAddonArgs(clusterId),
+              child,
+            )
+          : undefined;
+      // Not awaited and not a dependency of the Deployment: the first pod pulls as before while
+      // the cache is made; later starts use it. Destroy deletes the CR (and with it, cascade, the
+      // cloud cache) before the pull Secret it names and the operator that deletes the cache.
+      // A new digest is a new name: the new cache is created before the old one goes.
+      new k8s.apiextensions.CustomResource(`${name}-image-cache`, objects.imageCache, {
+        parent: this,
+        provider,
+        dependsOn: [
+          namespace,
+          ...(operator ? [operator] : []),
+          ...(registrySecret ? [registrySecret] : []),
+        ],
+      });
+    }
 
     const ns = namespaceName(stack);
     this.publicIp = ingress.address;

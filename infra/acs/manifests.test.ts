@@ -5,6 +5,7 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import { ACCESS_LOG, TLS_DIR } from "../common/gateway";
 import { loadConfig, type WanVaceConfig } from "../config";
 import {
@@ -17,7 +18,6 @@ import {
   namespaceName,
   PUBLIC_PORT,
   RUN_AS,
-  STARTUP_BUDGET_SECONDS,
   selectorLabels,
   wakeCommand,
 } from "./manifests";
@@ -67,6 +67,7 @@ interface Plain {
   roleBinding: k8s.types.output.rbac.v1.RoleBinding;
   deployment: k8s.types.output.apps.v1.Deployment;
   service: k8s.types.output.core.v1.Service;
+  imageCache?: Record<string, unknown>;
 }
 const build = (i: ManifestInputs): Plain => JSON.parse(JSON.stringify(buildManifests(i))) as Plain;
 
@@ -224,7 +225,8 @@ describe("ACS manifests", () => {
     expect(gw.startupProbe).toMatchObject({
       httpGet: { path: "/healthz", port: "https", scheme: "HTTPS" },
       periodSeconds: 10,
-      failureThreshold: STARTUP_BUDGET_SECONDS / 10,
+      // 30 minutes at 10 s: the budget without an image cache, unchanged.
+      failureThreshold: 180,
     });
     expect(gw.readinessProbe).toMatchObject({ httpGet: { path: "/healthz" } });
     expect(gw.livenessProbe).toMatchObject({ tcpSocket: { port: "https" } });
@@ -398,5 +400,115 @@ describe("ACS manifests", () => {
     expect(selectorLabels("org/Team.dev")["app.kubernetes.io/instance"]).toBe("org-Team.dev");
     expect(wakeCommand(1)).toBe("pulumi up");
     expect(wakeCommand(0)).toBe("pulumi config set wan-vace:replicas 1 && pulumi up");
+  });
+});
+
+/**
+ * The ImageCache CR has no OpenAPI schema in kubernetes-models: it is checked against Alibaba's
+ * published Kubernetes ImageCache API (imagecache.ts sources) and the Kubernetes name rules.
+ */
+const DNS_SUBDOMAIN =
+  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const imageCacheSchema = z
+  .object({
+    apiVersion: z.literal("eci.alibabacloud.com/v1"),
+    kind: z.literal("ImageCache"),
+    metadata: z
+      .object({
+        name: z.string().regex(DNS_SUBDOMAIN),
+        labels: z.record(z.string(), z.string().max(63).regex(LABEL_VALUE)),
+        annotations: z.record(z.string(), z.string()),
+      })
+      .strict(),
+    spec: z
+      .object({
+        images: z.array(z.string().min(1)).length(1),
+        imagePullSecrets: z.array(z.string().regex(/^[a-z0-9-]+:[a-z0-9.-]+$/)).optional(),
+        imageCacheSize: z.number().int().min(20).max(32768),
+        retentionDays: z.number().int().min(1).max(65536),
+      })
+      .strict(),
+  })
+  .strict();
+
+describe("ACS manifests with wan-vace:imageCache", () => {
+  const DIGEST = "0f".repeat(32);
+  const PINNED = `registry-vpc.ap-southeast-1.aliyuncs.com/wan-vace/comfyui:0.1.0@sha256:${DIGEST}`;
+  const cached = acsConfig({
+    image: PINNED,
+    imageCache: true,
+    registryUsername: "u",
+    registryPassword: "RegPass-5c3b",
+    ttl: "36h",
+    owner: "ml-platform",
+  });
+  const m = build(inputs(cached, { dockerConfigJson: DOCKER }));
+
+  it("every object still validates against the Kubernetes OpenAPI schema; the CR against its API", async () => {
+    const byKind = await validators();
+    const { imageCache: cr, ...rest } = m;
+    for (const o of all(rest as Plain) as Obj[]) {
+      const Model = byKind[String(o.kind)];
+      expect(Model, String(o.kind)).toBeDefined();
+      if (Model) expect(() => new Model(o as never).validate(), `${o.kind}`).not.toThrow();
+    }
+    expect(imageCacheSchema.safeParse(cr).error).toBeUndefined();
+  });
+
+  it("caches exactly the pod's digest-pinned image, with a reference to the pull Secret only", () => {
+    const cr = m.imageCache as {
+      metadata: {
+        name: string;
+        labels: Record<string, string>;
+        annotations: Record<string, string>;
+      };
+      spec: Record<string, unknown>;
+    };
+    expect(cr.metadata.name).toBe(`vace-dev-comfyui-${DIGEST.slice(0, 12)}`);
+    expect(cr.spec).toEqual({
+      images: [PINNED],
+      imagePullSecrets: [`vace-dev:${NAMES.registrySecret}`],
+      imageCacheSize: 40,
+      // 36 h → 2 days, plus the week's margin.
+      retentionDays: 9,
+    });
+    expect(container(m, "comfyui").image).toBe(PINNED);
+    expect(cr.metadata.annotations).toEqual({
+      "image.alibabacloud.com/cascade-delete-image-cache": "true",
+      "wan-vace/project": "wan-vace",
+      "wan-vace/stack": "dev",
+      "wan-vace/owner": "ml-platform",
+    });
+    expect(cr.metadata.labels).toEqual(selectorLabels("dev"));
+    expect(JSON.stringify(cr)).not.toContain("RegPass-5c3b");
+  });
+
+  it("the pod asks for the cache, pulls Always (ACS matches only then), and gets the cached start budget", () => {
+    expect(podSpec(m).metadata.annotations).toMatchObject({
+      "image.alibabacloud.com/enable-image-cache": "true",
+    });
+    expect(container(m, "comfyui").imagePullPolicy).toBe("Always");
+    expect(container(m, "scaler").imagePullPolicy).toBe("Always");
+    // The gateway's small image is not cached: its pull policy stays the default.
+    expect(container(m, "gateway").imagePullPolicy).toBeUndefined();
+    for (const name of ["comfyui", "gateway"]) {
+      const p = container(m, name).startupProbe as {
+        periodSeconds: number;
+        failureThreshold: number;
+      };
+      expect(p.periodSeconds * p.failureThreshold, name).toBe(12 * 60);
+    }
+  });
+
+  it("off: no CR, no annotation, no pull policy, the 30-minute budget", () => {
+    const off = build(inputs(acsConfig({ image: PINNED }), {}));
+    expect(off.imageCache).toBeUndefined();
+    expect(podSpec(off).metadata.annotations).toEqual({
+      "kubectl.kubernetes.io/default-container": "comfyui",
+    });
+    for (const c of containers(off)) expect(c.imagePullPolicy, c.name).toBeUndefined();
+    const p = container(off, "comfyui").startupProbe as { failureThreshold: number };
+    expect(p.failureThreshold).toBe(180);
   });
 });

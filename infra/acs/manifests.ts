@@ -7,7 +7,15 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { ACCESS_LOG, COMFYUI_UPSTREAM, gatewayEnv, TLS_DIR } from "../common/gateway";
+import { standardTags } from "../common/naming";
 import type { TlsConfig, WanVaceConfig } from "../config";
+import {
+  IMAGE_CACHE_ANNOTATIONS,
+  type ImageCacheObject,
+  imageCacheObject,
+  STARTUP_PERIOD_SECONDS,
+  startupFailureThreshold,
+} from "./imagecache";
 import type { AcsConfig } from "./settings";
 
 type In = pulumi.Input<string>;
@@ -38,8 +46,6 @@ const GATEWAY_CONFIG_DIR = "/run/vace-gateway";
 const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 /** CLB TCP session persistence is at most 3600 s (CCM `persistence-timeout`). */
 export const AFFINITY_SECONDS = 3600;
-/** A cold start pulls ~15 GB and loads the models: probes allow 30 minutes before liveness. */
-export const STARTUP_BUDGET_SECONDS = 30 * 60;
 
 const ANNOTATION = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-";
 export const LABELS = {
@@ -68,7 +74,10 @@ export function selectorLabels(stack: string): Record<string, string> {
 
 export interface ManifestInputs {
   stack: string;
-  config: Pick<WanVaceConfig, "image" | "gatewayImage" | "tls" | "idleStopMinutes" | "registry">;
+  config: Pick<
+    WanVaceConfig,
+    "image" | "gatewayImage" | "tls" | "idleStopMinutes" | "registry" | "ttlMinutes" | "owner"
+  >;
   acs: AcsConfig;
   /** ISO 8601: the scaler scales the Deployment to 0 from then on. */
   expiresAt: string;
@@ -127,12 +136,24 @@ const COMFYUI_PROBE = [
   `import urllib.request; urllib.request.urlopen('http://${COMFYUI_UPSTREAM}/system_stats', timeout=4)`,
 ];
 
+/** A startup probe allowing the start budget (imagecache.ts startupBudgetSeconds) before liveness. */
+function startupProbe(check: Probe, cached: boolean): Probe {
+  return {
+    ...check,
+    periodSeconds: STARTUP_PERIOD_SECONDS,
+    failureThreshold: startupFailureThreshold(cached),
+  };
+}
+
 /**
  * Gateway probes. With a deploy-time certificate the site answers any host, so kubelet can call
  * /healthz over HTTPS (200 only when ComfyUI answers). With ACME the site answers only its domain
  * and kubelet sends no SNI, so the gateway is probed on TCP and ComfyUI by its own exec probe.
  */
-export function gatewayProbes(tls: TlsConfig): {
+export function gatewayProbes(
+  tls: TlsConfig,
+  cached = false,
+): {
   startup: Probe;
   readiness: Probe;
   liveness: Probe;
@@ -142,12 +163,7 @@ export function gatewayProbes(tls: TlsConfig): {
       ? { httpGet: { path: "/healthz", port: "https", scheme: "HTTPS" } }
       : { tcpSocket: { port: "https" } };
   return {
-    startup: {
-      ...healthz,
-      periodSeconds: 10,
-      timeoutSeconds: 5,
-      failureThreshold: STARTUP_BUDGET_SECONDS / 10,
-    },
+    startup: startupProbe({ ...healthz, timeoutSeconds: 5 }, cached),
     readiness: { ...healthz, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 },
     // Liveness restarts only the gateway, so it checks the gateway itself, not ComfyUI behind it.
     liveness: {
@@ -169,14 +185,22 @@ export function gatewayEnvAcs(tls: TlsConfig): Record<string, string> {
   };
 }
 
+/**
+ * ACS matches an image cache only for containers that pull Always (imagecache.ts); with a digest
+ * reference that re-reads the manifest, never the layers.
+ */
+const cachedPull = (i: ManifestInputs) =>
+  i.acs.imageCache ? { imagePullPolicy: "Always" as const } : {};
+
 function comfyuiContainer(i: ManifestInputs): Container {
   const probe = { exec: { command: COMFYUI_PROBE }, timeoutSeconds: 10 };
   return {
     name: "comfyui",
     image: i.config.image,
+    ...cachedPull(i),
     resources: containerResources(i.acs).comfyui,
     securityContext: hardened,
-    startupProbe: { ...probe, periodSeconds: 10, failureThreshold: STARTUP_BUDGET_SECONDS / 10 },
+    startupProbe: startupProbe(probe, i.acs.imageCache),
     readinessProbe: { ...probe, periodSeconds: 10, failureThreshold: 3 },
     // ComfyUI's API stays responsive while it renders; six misses in 3 minutes means it is stuck.
     livenessProbe: { ...probe, periodSeconds: 30, failureThreshold: 6 },
@@ -184,7 +208,7 @@ function comfyuiContainer(i: ManifestInputs): Container {
 }
 
 function gatewayContainer(i: ManifestInputs): Container {
-  const probes = gatewayProbes(i.config.tls);
+  const probes = gatewayProbes(i.config.tls, i.acs.imageCache);
   return {
     name: "gateway",
     image: i.config.gatewayImage,
@@ -215,6 +239,7 @@ function scalerContainer(i: ManifestInputs, namespace: string): Container {
     name: "scaler",
     // The ComfyUI image has Python and is already on the node: no third image to pull or pin.
     image: i.config.image,
+    ...cachedPull(i),
     command: ["python", `${SCALER_DIR}/acs_scaler.py`],
     env: [
       { name: "WAN_VACE_NAMESPACE", value: namespace },
@@ -291,7 +316,10 @@ export function deployment(i: ManifestInputs, namespace: string): Deployment {
             [LABELS.gpuModelSeries]: i.acs.gpuModelSeries,
             [LABELS.gpuDriverVersion]: i.acs.driverVersion,
           },
-          annotations: { "kubectl.kubernetes.io/default-container": "comfyui" },
+          annotations: {
+            "kubectl.kubernetes.io/default-container": "comfyui",
+            ...(i.acs.imageCache && { [IMAGE_CACHE_ANNOTATIONS.enable]: "true" }),
+          },
         },
         spec: {
           serviceAccountName: NAMES.scaler,
@@ -411,6 +439,25 @@ export interface Manifests {
   roleBinding: k8s.types.input.rbac.v1.RoleBinding;
   deployment: Deployment;
   service: k8s.types.input.core.v1.Service;
+  /** With `imageCache`: the cluster-wide ImageCache custom resource (imagecache.ts). */
+  imageCache?: ImageCacheObject;
+}
+
+/** The ImageCache CR for this stack's ComfyUI image, tagged like the cloud resources. */
+function imageCache(i: ManifestInputs, namespace: string): ImageCacheObject {
+  const { "expires-at": _changesEveryDeploy, ...tags } = standardTags({
+    stack: i.stack,
+    owner: i.config.owner,
+    expiresAt: i.expiresAt,
+  });
+  return imageCacheObject({
+    namespace,
+    labels: selectorLabels(i.stack),
+    image: i.config.image,
+    ...(i.dockerConfigJson !== undefined && { pullSecret: NAMES.registrySecret }),
+    ttlMinutes: i.config.ttlMinutes,
+    tags,
+  });
 }
 
 export function buildManifests(i: ManifestInputs): Manifests {
@@ -482,5 +529,6 @@ export function buildManifests(i: ManifestInputs): Manifests {
     },
     deployment: deployment(i, ns),
     service: service(i, ns),
+    ...(i.acs.imageCache && { imageCache: imageCache(i, ns) }),
   };
 }

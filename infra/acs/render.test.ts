@@ -53,10 +53,11 @@ const example = parseYaml(readFileSync(join(ROOT, "Pulumi.acs.yaml"), "utf8")) a
 let fresh: Doc;
 let existing: Doc;
 let bad: Run;
+let cachedTable: Run;
 
 beforeAll(async () => {
   const { "wan-vace:zones": _zones, ...withoutZones } = example.config;
-  const [a, b, c] = await Promise.all([
+  const [a, b, c, d] = await Promise.all([
     render(["--config", "Pulumi.acs.yaml", "--format", "json"]),
     render([
       "--config",
@@ -82,6 +83,15 @@ beforeAll(async () => {
         "wan-vace:instanceTypes": ["ecs.gn7i-c8g1.2xlarge"],
         "wan-vace:spot": true,
         "wan-vace:tls": "acme",
+        "wan-vace:imageCache": true,
+      }),
+    ]),
+    render([
+      "--config",
+      stackFile({
+        ...example.config,
+        "wan-vace:image": `${String(example.config["wan-vace:image"])}@sha256:${"5d".repeat(32)}`,
+        "wan-vace:imageCache": true,
       }),
     ]),
   ]);
@@ -90,6 +100,7 @@ beforeAll(async () => {
   fresh = JSON.parse(a.stdout) as Doc;
   existing = JSON.parse(b.stdout) as Doc;
   bad = c;
+  cachedTable = d;
 }, 240_000);
 
 async function validate(o: Record<string, unknown>): Promise<void> {
@@ -192,8 +203,19 @@ describe("vace render, target acs", () => {
       "instanceTypes",
       "spot",
       "domain",
+      "imageCache",
     ])
       expect(bad.stderr).toContain(`wan-vace:${key}:`);
     expect(bad.stdout).toBe("");
+  });
+
+  it("with imageCache: the add-on, the ImageCache CR and its price in the summary", () => {
+    expect(cachedTable.code, cachedTable.stderr).toBe(0);
+    const out = cachedTable.stdout;
+    expect(out).toContain("alicloud:cs/kubernetesAddon:KubernetesAddon");
+    expect(out).toContain(`  ImageCache vace-dev-comfyui-${"5d".repeat(6)}`);
+    expect(out).toContain("image.alibabacloud.com/enable-image-cache");
+    expect(out).toMatch(/image cache vace-dev-comfyui-(5d){6} .*0\.18 CNY\/GiB\/month/);
+    expect(out).toMatch(/image cache acceleration: 0\.00231 CNY\/GiB\/hour/);
   });
 });

@@ -28,6 +28,7 @@ describe("ACS config", () => {
       podMemoryGiB: 32,
       ephemeralStorageGiB: 60,
       driverVersion: "570.133.20",
+      imageCache: false,
     });
     expect(r.config).toMatchObject({
       ttlMinutes: 240,
@@ -56,6 +57,7 @@ describe("ACS config", () => {
       podMemoryGiB: 60,
       ephemeralStorageGiB: 60,
       driverVersion: "570.133.20",
+      imageCache: false,
     });
   });
 
@@ -267,5 +269,53 @@ describe("ACS config", () => {
     const r = parseConfig(stack.config);
     expect(r.ok, JSON.stringify(r)).toBe(true);
     expect(r.ok && r.config.target).toBe("acs");
+  });
+});
+
+describe("wan-vace:imageCache", () => {
+  const PINNED = `${IMAGE}@sha256:${"ab".repeat(32)}`;
+
+  it("is off by default and turns on with a digest-pinned image (Pulumi's string form too)", () => {
+    const r = parseConfig({ ...ACS, image: PINNED, imageCache: "true" });
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+    expect(r.ok && r.config.acs?.imageCache).toBe(true);
+    const digestOnly = parseConfig({
+      ...ACS,
+      image: `registry-vpc.ap-southeast-1.aliyuncs.com/wan-vace/comfyui@sha256:${"cd".repeat(32)}`,
+      gatewayImage: "registry-vpc.ap-southeast-1.aliyuncs.com/wan-vace/gateway:0.1.0",
+      imageCache: true,
+    });
+    expect(digestOnly.ok, JSON.stringify(digestOnly)).toBe(true);
+  });
+
+  it("is an error on target ecs, naming it", () => {
+    const errors = errorsOf({ image: PINNED, imageCache: true });
+    expect(errors).toEqual([
+      expect.objectContaining({
+        key: "wan-vace:imageCache",
+        message: expect.stringMatching(/ACS setting .* target "ecs"/),
+      }),
+    ]);
+  });
+
+  it("needs the image pinned by digest: a tag can move under a cache matched by name", () => {
+    expect(errorsOf({ ...ACS, imageCache: true })).toEqual([
+      expect.objectContaining({
+        key: "wan-vace:imageCache",
+        message: expect.stringMatching(/pinned by digest .*comfyui:0\.1\.0.* pinned by tag only/),
+      }),
+    ]);
+  });
+
+  it("lists every problem at once: not a boolean, with the other bad keys", () => {
+    const errors = errorsOf({ ...ACS, imageCache: "yes", replicas: 9 });
+    expect(errors.map((e) => e.key).sort()).toEqual(["wan-vace:imageCache", "wan-vace:replicas"]);
+    expect(errors.find((e) => e.key === "wan-vace:imageCache")?.message).toMatch(/true or false/);
+    // The digest rule and a size rule, reported together.
+    expect(
+      errorsOf({ ...ACS, imageCache: true, podMemory: 100 })
+        .map((e) => e.key)
+        .sort(),
+    ).toEqual(["wan-vace:imageCache", "wan-vace:podMemory"]);
   });
 });

@@ -4,6 +4,7 @@
  * the two stay free of import cycles.
  */
 import { z } from "zod";
+import { imageCacheIssues } from "./imagecache";
 
 /** What a GPU series allows for a one-GPU pod (acs-facts §3 "Sizes for one GPU"). */
 export interface GpuSeries {
@@ -73,6 +74,8 @@ export const ACS_DEFAULTS = {
   podMemory: 32,
   /** GiB. The image (~15 GB) takes about twice its size there, plus inputs and outputs. */
   ephemeralStorage: 60,
+  /** Off: an image cache has a price (docs/acs.md "Image cache") and an add-on to install. */
+  imageCache: false,
 } as const;
 
 /** Keys that mean something on one target only; setting one on the other target is an error. */
@@ -100,6 +103,7 @@ export const ACS_ONLY_KEYS = [
   "podCpu",
   "podMemory",
   "ephemeralStorage",
+  "imageCache",
 ] as const;
 
 export interface AcsConfig {
@@ -113,13 +117,18 @@ export interface AcsConfig {
   ephemeralStorageGiB: number;
   /** The `alibabacloud.com/gpu-driver-version` label (the shared `driverVersion` key). */
   driverVersion: string;
+  /** Keep the ComfyUI image in an ACS image cache (infra/acs/imagecache.ts). */
+  imageCache: boolean;
 }
 
 /** ACK cluster ids: `c` and 32 lower-case hex characters. */
 const CLUSTER_ID = /^c[0-9a-f]{32}$/;
 
-/** The ACS keys' zod fields; `int` is config.ts's string-tolerant integer. */
-export function acsShape(int: (min: number, max: number) => z.ZodType<number>) {
+/** The ACS keys' zod fields; `int` and `bool` are config.ts's string-tolerant parsers. */
+export function acsShape(
+  int: (min: number, max: number) => z.ZodType<number>,
+  bool: z.ZodType<boolean>,
+) {
   return {
     clusterId: z
       .string()
@@ -139,6 +148,7 @@ export function acsShape(int: (min: number, max: number) => z.ZodType<number>) {
     podCpu: int(2, 24).default(ACS_DEFAULTS.podCpu),
     podMemory: int(MIN_POD_MEMORY_GIB, 128).default(ACS_DEFAULTS.podMemory),
     ephemeralStorage: int(30, 1536).default(ACS_DEFAULTS.ephemeralStorage),
+    imageCache: bool.default(ACS_DEFAULTS.imageCache),
   };
 }
 
@@ -246,6 +256,7 @@ export function acsIssues(v: Record<string, unknown>, zones: unknown[], cidrs: u
       message:
         'tls "acme" on ACS needs the load balancer open to the CA (0.0.0.0/0): its access list covers every listener and ACME validation servers have no published addresses; keep allowedCidrs narrow with tls selfsigned',
     });
+  if (v.imageCache === true || v.imageCache === "true") errors.push(...imageCacheIssues(v.image));
   const replicas = asInt(v.replicas ?? ACS_DEFAULTS.replicas);
   const idle = asInt(v.idleStopMinutes ?? 30);
   if (replicas !== undefined && replicas > 1 && idle !== undefined && idle > 0)

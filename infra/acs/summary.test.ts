@@ -69,3 +69,47 @@ describe("ACS render summary", () => {
     expect(short).not.toContain("      kind: Role");
   });
 });
+
+describe("ACS render summary with wan-vace:imageCache", () => {
+  const cached = loadConfig({
+    image: `registry-vpc.ap-southeast-1.aliyuncs.com/wan-vace/comfyui:0.1.0@sha256:${"9e".repeat(32)}`,
+    target: "acs",
+    zones: ["ap-southeast-1a"],
+    imageCache: true,
+  }).config;
+  const withCache = Object.values(
+    JSON.parse(
+      JSON.stringify(
+        buildManifests({
+          stack: "dev",
+          config: cached,
+          acs: cached.acs as NonNullable<typeof cached.acs>,
+          expiresAt: "2026-12-02T08:00:00Z",
+          loadBalancerId: "lb-1",
+          token: "[secret]",
+          scalerFiles: scalerFiles(),
+        }),
+      ),
+    ),
+  );
+
+  it("prices the cache: storage beyond the free 20, acceleration per pod-hour, the add-on", () => {
+    const addon = { type: "alicloud:cs/kubernetesAddon:KubernetesAddon", inputs: {} };
+    const text = acsBillingLines({ resources: [...resources, addon], manifests: withCache }).join(
+      "\n",
+    );
+    expect(text).toContain(
+      "image cache vace-dev-comfyui-9e9e9e9e9e9e (sha256:9e9e9e9e9e9e…, ~20 GiB unpacked, estimated): storage free for the first 20 caches in the region, then 0.18 CNY/GiB/month (≈ 3.6 CNY/month) while it exists, also at 0 replicas; expires 8 days after creation",
+    );
+    expect(text).toContain(
+      "image cache acceleration: 0.00231 CNY/GiB/hour of each pod's runtime (≈ 0.0462 CNY/hour per pod); nothing at 0 replicas",
+    );
+    expect(text).toMatch(/image-cache-operator add-on: runs while the cluster exists/);
+    // The TTL line stays last.
+    expect(text.split("\n").at(-1)).toMatch(/^ {2}TTL:/);
+  });
+
+  it("without the key, says nothing about a cache", () => {
+    expect(acsBillingLines({ resources, manifests }).join("\n")).not.toMatch(/image cache/);
+  });
+});

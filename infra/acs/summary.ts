@@ -3,6 +3,12 @@
  * manifests (so it cannot drift from them), in the words docs/acs.md uses.
  */
 import { stringify } from "yaml";
+import {
+  IMAGE_CACHE_KIND,
+  IMAGE_CACHE_PRICE,
+  IMAGE_UNPACKED_GIB,
+  imageCacheCost,
+} from "./imagecache";
 
 interface Rendered {
   resources: { type: string; inputs: Record<string, unknown> }[];
@@ -17,6 +23,29 @@ const at = (v: unknown, ...path: (string | number)[]): unknown =>
 const CLUSTER = "alicloud:cs/managedKubernetes:ManagedKubernetes";
 const NAT = "alicloud:vpc/natGateway:NatGateway";
 const CLB = "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer";
+const ADDON = "alicloud:cs/kubernetesAddon:KubernetesAddon";
+
+/** CNY with the precision the prices have. */
+const cny = (x: number) => `${Number(x.toPrecision(3))} CNY`;
+
+/** The image cache's lines (imagecache.ts IMAGE_CACHE_PRICE), when the render has one. */
+function imageCacheLines(r: Rendered, replicas: number): string[] {
+  const cache = (r.manifests ?? []).find((m) => at(m, "kind") === IMAGE_CACHE_KIND);
+  if (!cache) return [];
+  const p = IMAGE_CACHE_PRICE;
+  const cost = imageCacheCost();
+  const image = String(at(cache, "spec", "images", 0) ?? "?");
+  const retention = String(at(cache, "spec", "retentionDays") ?? "?");
+  const lines = [
+    `    image cache ${String(at(cache, "metadata", "name"))} (${image.slice(image.lastIndexOf("@") + 1, image.lastIndexOf("@") + 20)}…, ~${IMAGE_UNPACKED_GIB} GiB unpacked, estimated): storage free for the first ${p.freeCachesPerRegion} caches in the region, then ${p.storageCnyPerGiBMonth} CNY/GiB/month (≈ ${cny(cost.storagePerMonth)}/month) while it exists, also at 0 replicas; expires ${retention} days after creation unless destroyed first`,
+    `    image cache acceleration: ${p.accelerationCnyPerGiBHour} CNY/GiB/hour of each pod's runtime (≈ ${cny(cost.accelerationPerPodHour)}/hour per pod${replicas > 1 ? `, × ${replicas} pods` : ""}); nothing at 0 replicas`,
+  ];
+  if (r.resources.some((x) => x.type === ADDON))
+    lines.push(
+      "    image-cache-operator add-on: runs while the cluster exists, also at 0 replicas; if its pods run as ACS pods they bill like any pod (their size is the add-on's, not known here)",
+    );
+  return lines;
+}
 
 /** The "bills while it exists" lines and the TTL line of an ACS render. */
 export function acsBillingLines(r: Rendered): string[] {
@@ -61,6 +90,7 @@ export function acsBillingLines(r: Rendered): string[] {
     lines.push(
       `    Service CLB (${String(clb.instanceChargeType)}, ${String(clb.internetChargeType)}): hourly plus per GB while it exists, also at 0 replicas`,
     );
+  lines.push(...imageCacheLines(r, replicas));
   lines.push(
     `  TTL: the scaler scales the Deployment to 0 at ${expires} (and after wan-vace:idleStopMinutes idle); the cluster, NAT and load balancers stay until \`pulumi destroy\``,
   );
