@@ -2,6 +2,7 @@
 // First, before undici (via ./models) loads: refuses an old Node.js with a message naming the fix.
 import "./node-version";
 import type { Command } from "commander";
+import { registerBake } from "./bake";
 import { registerRun } from "./edit";
 import { registerLifecycle } from "./lifecycle";
 import { registerModels } from "./models";
@@ -16,7 +17,7 @@ export { redactToken } from "./run";
 /** A fresh command tree per run: commander keeps parsed state on the objects. */
 export function buildProgram(): Command {
   const program = newProgram(
-    "wan-vace: a Wan2.1-VACE ComfyUI endpoint on Alibaba Cloud. up, status, down, e2e and reap drive `pulumi` for you (or use `pulumi up` directly); review (render), smoke-test and verify it, and fetch its models (see the README).",
+    "wan-vace: a Wan2.1-VACE ComfyUI endpoint on Alibaba Cloud. up, status, down, e2e, reap and bake drive `pulumi` for you (or use `pulumi up` directly); review (render), smoke-test and verify it, and fetch its models (see the README).",
   ).version(projectPackage().version, "-V, --version", "print the wan-vace version");
   registerModels(program);
   registerRender(program);
@@ -25,6 +26,8 @@ export function buildProgram(): Command {
   registerVerify(program);
   // Lifecycle (design.md contract 7): up, status, down, e2e, reap.
   registerLifecycle(program);
+  // A custom ECS image, baked in a throw-away stack (docs/cold-start.md "Baking an image").
+  registerBake(program);
   return program;
 }
 

@@ -96,6 +96,13 @@ function vaceProcess(args: string[]): Run {
   return { child, done };
 }
 
+/** Sends `sig` to the CLI once `ready()` holds (a real signal to a real process); resolves with its exit. */
+async function interruptWhen(run: Run, sig: NodeJS.Signals, ready: () => boolean) {
+  while (!ready()) await new Promise((r) => setTimeout(r, 50));
+  run.child.kill(sig);
+  return run.done;
+}
+
 describe("vace e2e (contract 7)", () => {
   it("deploys, runs the real smoke against the endpoint, destroys, and writes the reports: exit 0", async () => {
     const double = await startComfyDouble({ token: TOKEN });
@@ -146,10 +153,9 @@ describe("vace e2e (contract 7)", () => {
   it("SIGTERM during up: the update is cancelled (SIGINT to pulumi, then pulumi cancel), then destroyed: exit 4", async () => {
     fake.script({ hang: "up" });
     const run = vaceProcess(["e2e", "--stack", "ci-2", "--out", out]);
-    while (!existsSync(join(fake.stateDir(), "hanging")))
-      await new Promise((r) => setTimeout(r, 50));
-    run.child.kill("SIGTERM");
-    const { code, output } = await run.done;
+    const { code, output } = await interruptWhen(run, "SIGTERM", () =>
+      existsSync(join(fake.stateDir(), "hanging")),
+    );
     expect(code, output).toBe(4);
     expect(output).toContain("SIGTERM: cancelling the running operation, then tearing down");
     const cmds = fake.commands();
@@ -167,9 +173,11 @@ describe("vace e2e (contract 7)", () => {
     try {
       fake.script({ outputs: { ...DEPLOYED_OUTPUTS, url: double.url, token: TOKEN } });
       const run = vaceProcess(["e2e", "--stack", "ci-6", "--out", out]);
-      while (double.received.prompts.length === 0) await new Promise((r) => setTimeout(r, 50));
-      run.child.kill("SIGTERM");
-      const { code, output } = await run.done;
+      const { code, output } = await interruptWhen(
+        run,
+        "SIGTERM",
+        () => double.received.prompts.length > 0,
+      );
       expect(code, output).toBe(1);
       expect(output).toContain("interrupted during the smoke; tearing down");
       expect(fake.commands()).toContain("destroy");
@@ -328,5 +336,89 @@ describe("a backend that refuses the stack", () => {
     expect(code).toBe(4);
     expect(output).toContain("cannot open stack ci-5: error: stack init failed (fake)");
     expect(fake.commands()).not.toContain("up");
+  });
+});
+
+describe("vace bake (docs/cold-start.md, Baking an image)", () => {
+  const BUILDER = "i-bakecli01";
+  const CONTENTS = {
+    comfyuiImage: `r/wan-vace/comfyui@sha256:${"c".repeat(64)}`,
+    gatewayImage: `r/wan-vace/gateway@sha256:${"d".repeat(64)}`,
+    driver: "580.95.05",
+    docker: "28.5.1",
+    toolkit: "1.17.8",
+    kernel: "5.15.0-157-generic",
+  };
+  const SHA = "89abcdef0123456789abcdef0123456789abcdef";
+  const stages = {
+    builder: {
+      bakeStage: "builder",
+      builderInstanceId: BUILDER,
+      expiresAt: "2026-12-02T08:00:00Z",
+    },
+    image: { bakeStage: "image", builderInstanceId: BUILDER, imageId: "m-clibaked01" },
+  };
+  /**
+   * The builder in the fake cloud, untagged: here nothing links the fake pulumi's destroy to the
+   * fake cloud (ops/bake.test.ts does), so a tagged builder would outlive every destroy.
+   */
+  const builder = (status: string, output: string) =>
+    cloud.resources.push({ kind: "instance", id: BUILDER, status, consoleOutput: output });
+
+  it("bakes, prints how to deploy from the image, writes bake.json, destroys the bake stack: exit 0", async () => {
+    fake.script({ stageOutputs: stages });
+    builder("Stopped", `boot\nWAN_VACE_BAKE_RESULT ${JSON.stringify({ ok: true, ...CONTENTS })}\n`);
+    const { code, output } = await vace(["bake", "--out", out], { GITHUB_SHA: SHA });
+    expect(code, output).toBe(0);
+    expect(output).toContain("pulumi config set wan-vace:bakedImageId m-clibaked01 --stack dev");
+    const report = JSON.parse(await readFile(join(out, "bake.json"), "utf8"));
+    expect(report).toMatchObject({
+      imageId: "m-clibaked01",
+      contents: { ...CONTENTS, commit: SHA },
+      destroyed: true,
+      exitCode: 0,
+      stack: "dev-bake",
+    });
+    expect(fake.stacks()).toEqual({});
+    // bake.json is renamed into place: no partial file is ever left beside it.
+    const { readdir } = await import("node:fs/promises");
+    expect((await readdir(out)).filter((f) => f.includes("bake"))).toEqual(["bake.json"]);
+  });
+
+  it("SIGINT while waiting for the builder: destroyed, bake.json says so, exit 1", async () => {
+    fake.script({ stageOutputs: stages });
+    builder("Running", "boot\n");
+    const run = vaceProcess(["bake", "--stack", "dev", "--out", out]);
+    const { code, output } = await interruptWhen(run, "SIGINT", () =>
+      cloud.calls.includes("DescribeInstances"),
+    );
+    expect(code, output).toBe(1);
+    expect(output).toContain("SIGINT: cancelling the running operation, then tearing down");
+    expect(fake.commands()).toContain("destroy");
+    expect(fake.commands().at(-1)).toBe("stack rm");
+    const report = JSON.parse(await readFile(join(out, "bake.json"), "utf8"));
+    expect(report).toMatchObject({ interrupted: true, phase: "wait", destroyed: true });
+  });
+
+  it("usage errors exit 2 before any pulumi call: the timeout, an ACS stack, no credentials", async () => {
+    for (const t of ["0", "91", "1.5", "soon"]) {
+      const r = await vace(["bake", "--timeout-minutes", t]);
+      expect(r.code, t).toBe(2);
+      expect(r.output).toContain("--timeout-minutes must be a whole number from 1 to 90");
+    }
+    const acs = join(out, "acs.yaml");
+    await import("node:fs/promises").then((fs) =>
+      fs.writeFile(
+        acs,
+        "config:\n  wan-vace:target: acs\n  wan-vace:zones: [ap-southeast-1a]\n  wan-vace:image: r/wan-vace/comfyui:0.1.0\n",
+      ),
+    );
+    const a = await vace(["bake", "--config", acs]);
+    expect(a.code).toBe(2);
+    expect(a.output).toContain("vace bake makes an ECS image; stack dev has wan-vace:target acs");
+    const c = await vace(["bake"], { ALIBABA_CLOUD_ACCESS_KEY_ID: "" });
+    expect(c.code).toBe(2);
+    expect(c.output).toContain("needs the cloud: no cloud credentials");
+    expect(fake.calls()).toEqual([]);
   });
 });

@@ -34,11 +34,11 @@ import { CliError, type ExitCode } from "./errors";
 import { userPath } from "./run";
 import { planSmoke, redact, writeReports } from "./smoke";
 
-const say = (line: string) => process.stdout.write(`${line}\n`);
+export const say = (line: string) => process.stdout.write(`${line}\n`);
 
 /** Whether an executable named `bin` is on PATH. */
 const onPath = async (bin: string) => (await findOnPath(bin)) !== undefined;
-const driverOptions = () => ({
+export const driverOptions = () => ({
   workDir: process.cwd(),
   write: (chunk: string) => process.stdout.write(chunk),
 });
@@ -61,7 +61,7 @@ async function openStack(
 }
 
 /** Turns ops/ and config failures into the CLI's errors, keeping their exit codes. */
-async function guarded(work: () => Promise<number>): Promise<void> {
+export async function guarded(work: () => Promise<number>): Promise<void> {
   try {
     const code = await work();
     if (code !== 0) process.exitCode = code;
@@ -100,7 +100,7 @@ export function cloudClient(region: string): { client?: RpcClient; why?: string 
 }
 
 /** SIGINT/SIGTERM → one abort; later signals only say that teardown is under way. */
-function interrupts(): { signal: AbortSignal; release: () => void } {
+export function interrupts(): { signal: AbortSignal; release: () => void } {
   const controller = new AbortController();
   const on = (sig: NodeJS.Signals) => {
     if (controller.signal.aborted) {
@@ -502,7 +502,7 @@ export function registerLifecycle(program: Command): void {
 }
 
 /** The stack's validated config (from --config, resolved where the user ran npm), once the pulumi CLI is known to exist. */
-async function configForCommand(stack: string, config: string | undefined) {
+export async function configForCommand(stack: string, config: string | undefined) {
   const configFile = config === undefined ? undefined : userPath(config);
   const validated = stackConfig(stack, configFile);
   await requirePulumi();

@@ -4,6 +4,7 @@
  */
 
 import { LifecycleExit } from "./errors";
+import { cancelInterrupted, unlessAborted } from "./interrupt";
 import type { Outputs } from "./pulumi/driver";
 import { computeSpend, type Spend } from "./spend";
 import {
@@ -56,25 +57,6 @@ export interface E2eResult {
   spend: Spend;
 }
 
-/** Resolves to undefined as soon as `signal` aborts, so a long smoke never delays teardown. */
-function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => resolve(undefined);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
-}
-
 /** Outputs safe to print and store: never the token or key material. */
 export function publicOutputs(outputs: Outputs): Record<string, unknown> {
   const hidden = new Set(["token", "caCertificate"]);
@@ -109,12 +91,7 @@ export async function runE2e(o: E2eOptions): Promise<E2eResult> {
       smoke = { ok: false, summary: `the smoke itself failed: ${firstLine(e)}` };
       o.log(smoke.summary);
     }
-    if (o.signal.aborted && !deploy.ok) {
-      // The SDK sent the CLI SIGINT, which stops the update; `pulumi cancel` also clears a lock a
-      // killed CLI may have left, so the destroy below can take the stack.
-      o.log("interrupted: the update was cancelled; clearing any lock, then destroying");
-      await o.stack.cancel().catch((err) => o.log(`pulumi cancel: ${firstLine(err)} (continuing)`));
-    }
+    if (o.signal.aborted && !deploy.ok) await cancelInterrupted(o.stack, o.log);
   }
   // Teardown below always runs: everything above that can throw is inside the try.
 

@@ -1,5 +1,6 @@
 /**
- * Exit codes of the lifecycle commands (design.md contract 7): `up`, `status`, `down`, `e2e`, `reap`.
+ * Exit codes of the lifecycle commands (design.md contract 7): `up`, `status`, `down`, `e2e`, `reap`,
+ * and `bake` (docs/cold-start.md "Baking an image": 1 there means the builder ran and failed).
  * They share their numbers with every other `vace` command; 4 and 5 mean what this table says here.
  */
 export const LifecycleExit = {
@@ -7,6 +8,8 @@ export const LifecycleExit = {
   ok: 0,
   /** The smoke ran and failed; torn down. */
   smokeFailed: 1,
+  /** vace bake: the builder ran and failed (its verdict, none, or it never powered off); torn down. */
+  bakeFailed: 1,
   /** Usage error, or no `pulumi` CLI. */
   usage: 2,
   /** Deploy failed; torn down. */

@@ -16,11 +16,16 @@ export interface StackConfigSource {
   env?: NodeJS.ProcessEnv;
 }
 
+/** The file a stack's config comes from: --config, else Pulumi.<stack>.yaml, else the example. */
+export function stackConfigFile(src: StackConfigSource): string {
+  const own = `Pulumi.${src.stack}.yaml`;
+  return src.configFile ?? (existsSync(join(src.root, own)) ? own : EXAMPLE_STACK_FILE);
+}
+
 /** Throws ConfigError listing every problem, each naming its key. */
 export function stackConfig(src: StackConfigSource): WanVaceConfig {
   const env = src.env ?? process.env;
-  const own = `Pulumi.${src.stack}.yaml`;
-  const file = src.configFile ?? (existsSync(join(src.root, own)) ? own : EXAMPLE_STACK_FILE);
+  const file = stackConfigFile(src);
   const { raw } = readStackConfig({ stack: src.stack, root: src.root, configFile: file });
   for (const [key, name] of Object.entries(SECRET_CONFIG_ENV)) {
     const value = env[name];

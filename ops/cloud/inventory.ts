@@ -41,7 +41,14 @@ export interface CloudResource {
   /** eip-association: what attachedTo is (EcsInstance, Nat, ...), as UnassociateEipAddress wants it. */
   attachedType?: string;
   /** instance: cloud timestamps and state, for spend and status. */
-  instance?: { status: string; stoppedMode?: string; creationTime?: string; instanceType?: string };
+  instance?: {
+    status: string;
+    stoppedMode?: string;
+    creationTime?: string;
+    instanceType?: string;
+    /** When ECS releases it by itself (its TTL); absent when none is set. */
+    autoReleaseTime?: string;
+  };
 }
 
 export const describe = (r: CloudResource) =>
@@ -104,6 +111,7 @@ export async function listTagged(
     StoppedMode?: string;
     CreationTime?: string;
     InstanceType?: string;
+    AutoReleaseTime?: string;
     Tags?: TagList;
   };
   for (const i of await pages(async (PageNumber) => {
@@ -123,6 +131,7 @@ export async function listTagged(
         stoppedMode: i.StoppedMode,
         creationTime: i.CreationTime,
         instanceType: i.InstanceType,
+        ...(i.AutoReleaseTime && { autoReleaseTime: i.AutoReleaseTime }),
       },
     });
   }

@@ -166,19 +166,42 @@ export class StackDriver {
     await this.stack.workspace.removeStack(this.name, { preserveConfig: true });
   }
 
-  /** `pulumi config set --secret KEY` with the value on stdin, for each SECRET_CONFIG_ENV set. */
+  /** A plain (non-secret) config value; the SDK passes it in the CLI's arguments. */
+  async setConfig(key: string, value: string): Promise<void> {
+    await this.stack.setConfig(key, { value, secret: false });
+  }
+
+  /** `pulumi config set --secret KEY` with the value on stdin, never in a process's arguments. */
+  async setSecret(key: string, value: string): Promise<void> {
+    await pulumiWithStdin(
+      ["config", "set", "--secret", key, "--stack", this.name],
+      value,
+      this.opts.workDir,
+    );
+  }
+
+  /** Every SECRET_CONFIG_ENV that is set, as a secret. */
   private async setSecretsFromEnv(): Promise<void> {
     for (const [key, env] of Object.entries(SECRET_CONFIG_ENV)) {
       const value = process.env[env];
       if (!value) continue;
-      await pulumiWithStdin(
-        ["config", "set", "--secret", key, "--stack", this.name],
-        value,
-        this.opts.workDir,
-      );
+      await this.setSecret(key, value);
       this.opts.write(`set secret config ${key} from $${env}\n`);
     }
   }
+}
+
+/**
+ * A config value of a stack in the backend, decrypted (`pulumi config get KEY --json`): it arrives on
+ * the CLI's stdout, never in arguments. The stack itself is not selected or changed.
+ */
+export async function readConfigValue(
+  opts: DriverOptions,
+  stack: string,
+  key: string,
+): Promise<string> {
+  const ws = await openWorkspace(opts);
+  return (await ws.getConfig(stack, key)).value;
 }
 
 /** Runs `pulumi ARGS` with `input` on stdin; rejects with its stderr on a non-zero exit. */

@@ -43,6 +43,12 @@ export interface FakeResource {
   attachedType?: string;
   creationTime?: string;
   status?: string;
+  /** instance: the next statuses DescribeInstances reports, one per call that returns it; then `status`. */
+  statuses?: string[];
+  /** instance: the text GetInstanceConsoleOutput returns (base64-encoded, as the API does). */
+  consoleOutput?: string;
+  /** instance: AutoReleaseTime as DescribeInstances reports it (UTC, yyyy-MM-ddTHH:mmZ). */
+  autoReleaseTime?: string;
 }
 
 export interface FakeFault {
@@ -65,6 +71,7 @@ export interface FakeCloud {
 
 const SERVICE_OF: Record<string, string> = {
   DescribeInstances: "ecs",
+  GetInstanceConsoleOutput: "ecs",
   DeleteInstance: "ecs",
   DescribeSecurityGroups: "ecs",
   DeleteSecurityGroup: "ecs",
@@ -143,15 +150,21 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
     const filter = tagFilter(q);
     switch (action) {
       case "DescribeInstances": {
-        const all = tagged("instance", filter);
+        // InstanceIds: a JSON array of ids, ANDed with the other filters (the API reference).
+        const ids = q.has("InstanceIds")
+          ? (JSON.parse(q.get("InstanceIds") ?? "[]") as string[])
+          : undefined;
+        const all = tagged("instance", filter).filter((r) => !ids || ids.includes(r.id));
+        const now = new Map(all.map((r) => [r, r.statuses?.shift() ?? r.status ?? "Running"]));
         return {
           TotalCount: all.length,
           Instances: {
             Instance: page(all, q).map((r) => ({
               InstanceId: r.id,
-              Status: r.status ?? "Running",
-              StoppedMode: r.status === "Stopped" ? "StopCharging" : "Not-applicable",
+              Status: now.get(r),
+              StoppedMode: now.get(r) === "Stopped" ? "StopCharging" : "Not-applicable",
               CreationTime: r.creationTime ?? "2026-12-01T10:00Z",
+              AutoReleaseTime: r.autoReleaseTime ?? "",
               InstanceType: "ecs.gn7i-c8g1.2xlarge",
               Tags: ecsTags(r),
             })),
@@ -226,6 +239,15 @@ export async function startFakeCloud(resources: FakeResource[] = []): Promise<Fa
         return {
           Parameters: tagged("oos-parameter", f).map((r) => ({ Name: r.id, Tags: r.tags ?? {} })),
           NextToken: "",
+        };
+      }
+      case "GetInstanceConsoleOutput": {
+        // The cached output of the last start, restart or shutdown, base64-encoded (API reference).
+        const r = find("instance", q.get("InstanceId"));
+        return {
+          InstanceId: r.id,
+          ConsoleOutput: Buffer.from(r.consoleOutput ?? "").toString("base64"),
+          LastUpdateTime: "2026-12-01 18:04:57",
         };
       }
       case "GetRole":

@@ -20,12 +20,15 @@ export interface FakeScript {
   version?: string;
   /** Failures per command ("up", "destroy", "destroy --refresh", "destroy-any", "stack init", …). */
   fail?: Record<string, number | "always">;
-  hang?: "up" | "destroy";
+  /** "up <stage>" hangs only the `up` of that bake stage (wan-vace:bakeStage). */
+  hang?: "up" | "destroy" | `up ${string}`;
   resources?: number;
   outputs?: Record<string, unknown>;
   stuck?: string[];
   leaveLocked?: boolean;
   region?: string;
+  /** vace bake: the outputs of an `up` whose stack has wan-vace:bakeStage set to the key. */
+  stageOutputs?: Record<string, Record<string, unknown>>;
 }
 
 export interface FakeCall {
