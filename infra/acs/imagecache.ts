@@ -137,8 +137,9 @@ export const UNCACHED_STARTUP_BUDGET_SECONDS = 30 * 60;
  * the image is local or mounted, to ComfyUI answering):
  * - ComfyUI's process start (imports, custom nodes) from a local disk: 20-40 s (docs/cold-start.md,
  *   estimated); the upper figure.
- * - With a cache, the image is a disk made from a snapshot whose blocks load on first read, so the
- *   start also reads what it touches through the cache: at most the non-model part of the image,
+ * - With a cache, the worst case planned for: the image is a disk made from a snapshot (Alibaba
+ *   documents image caches as snapshots) whose blocks load on first read, so the start also reads
+ *   what it touches through the cache: at most the non-model part of the image,
  *   ~11 GB (cold-start.md layer table: base 7-9 GB, apt 0.4, Python requirements 1-1.5, source 0.1).
  * - At the slowest transfer rate in acs-facts §4 (a 1.34 GB image pulled in 36 s, ~37 MB/s): the
  *   only published figure; none exists for a cache's first reads.
