@@ -113,7 +113,34 @@ export interface WanVaceConfig {
   priceLookup: boolean;
   /** Present exactly when target is "acs" (infra/acs/settings.ts). */
   acs?: AcsConfig;
+  /** `vace bake` only (set by ops in the `<stack>-bake` stack): which stage to build. */
+  bake?: BakeStage;
+  /** An image made by `vace bake` to boot from instead of the looked-up OS image (ECS only). */
+  bakedImageId?: string;
 }
+
+/**
+ * What a bake put into its image: the builder's verdict line (ops/bake.ts parses it from the
+ * serial console) plus the project commit. Every value becomes an image tag.
+ */
+export interface BakeContents {
+  /** `repo@sha256:…`, as docker recorded the pulled image (RepoDigests). */
+  comfyuiImage: string;
+  gatewayImage: string;
+  /** nvidia-smi's driver_version, e.g. 580.95.05. */
+  driver: string;
+  /** docker's server version, e.g. 27.5.1. */
+  docker: string;
+  /** nvidia-container-toolkit's package version, e.g. 1.17.8-1. */
+  toolkit: string;
+  /** uname -r of the builder, e.g. 5.15.0-130-generic. */
+  kernel: string;
+  /** The project's git commit the bake ran from. */
+  commit: string;
+}
+
+/** Stage 1 makes the builder instance; stage 2 keeps it and adds the image (BAKE-CONTRACT.md). */
+export type BakeStage = { stage: "builder" } | { stage: "image"; contents: BakeContents };
 
 /** Keys whose values are secrets: never echoed in errors, always wrapped with pulumi.secret. */
 export const SECRET_KEYS = ["token", "registryPassword"] as const;
@@ -400,11 +427,126 @@ const schema = z
       .optional(),
     osImageNameRegex: z.string().default("^ubuntu_22_04_x64_20G_alibase_"),
     priceLookup: bool.default(false),
+    bakedImageId: z
+      .string()
+      .regex(/^m-[A-Za-z0-9]+$/, {
+        error: "must be an ECS image id like m-t4n0abc123 (the image id `vace bake` printed)",
+      })
+      .optional(),
+    // ---- set by `vace bake` (ops/bake.ts) in its `<stack>-bake` stack, never by hand ----
+    bakeStage: z
+      .enum(["builder", "image"], {
+        error: (i) =>
+          `unknown bake stage ${JSON.stringify(i.input)}; it is set by vace bake to builder or image`,
+      })
+      .optional(),
+    bakeContents: z.string().optional(),
     // ---- target "acs" only (infra/acs/settings.ts) ----
     ...acsShape(int, bool),
   })
   .strict()
   .strict();
+
+/** A version string safe as an ECS tag value: what the builder read from the tool itself. */
+const versionField = (example: string) =>
+  z
+    .string({ error: `must be a version string like ${example}` })
+    .regex(/^[0-9A-Za-z][0-9A-Za-z.+~:_-]{0,63}$/, {
+      error: `must be a version string like ${example} (letters, digits and . + ~ : _ -)`,
+    });
+
+/** A digest-pinned reference: the tag holds the digest, so a tag-only reference cannot be recorded. */
+const bakedImageRef = z.string({ error: "must be an image reference" }).check((ctx) => {
+  const problem = imageRefProblem(ctx.value);
+  const message =
+    problem ??
+    (/@sha256:[a-f0-9]{64}$/.test(ctx.value)
+      ? undefined
+      : `${JSON.stringify(ctx.value)} carries no @sha256 digest (the builder records what docker pulled)`);
+  if (message) ctx.issues.push({ code: "custom", input: ctx.value, message });
+});
+
+const bakeContentsSchema = z.object({
+  comfyuiImage: bakedImageRef,
+  gatewayImage: bakedImageRef,
+  driver: versionField("580.95.05"),
+  docker: versionField("27.5.1"),
+  toolkit: versionField("1.17.8-1"),
+  kernel: versionField("5.15.0-130-generic"),
+  commit: z
+    .string({ error: "must be a git commit" })
+    .regex(/^[0-9a-f]{7,40}$/, { error: "must be a git commit: 7-40 lower-case hex characters" }),
+});
+
+/**
+ * `wan-vace:bakeContents`, a JSON object as one string: the contents, or one issue per bad field
+ * (each naming the key and the field). Unknown fields (the verdict's `ok`) are ignored.
+ */
+export function parseBakeContents(
+  raw: unknown,
+): { ok: true; contents: BakeContents } | { ok: false; errors: ConfigIssue[] } {
+  const key = `${PROJECT}:bakeContents`;
+  let value: unknown = raw;
+  if (typeof raw === "string") {
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return {
+        ok: false,
+        errors: [{ key, message: "is not JSON; it is the object vace bake read from the builder" }],
+      };
+    }
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return {
+      ok: false,
+      errors: [{ key, message: "must be a JSON object (what vace bake read from the builder)" }],
+    };
+  }
+  const r = bakeContentsSchema.safeParse(value);
+  if (r.success) return { ok: true, contents: r.data };
+  return {
+    ok: false,
+    errors: r.error.issues.map((i) => ({
+      key,
+      message: `${i.path.map(String).join(".")}: ${i.message}`,
+    })),
+  };
+}
+
+/** The bake keys against each other and the target; single-key problems come from the schema. */
+function bakeIssues(v: Record<string, unknown>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const issue = (key: string, message: string) =>
+    issues.push({ key: `${PROJECT}:${key}`, message });
+  const target = v.target ?? "ecs";
+  if (v.bakedImageId !== undefined && target !== "ecs")
+    issue(
+      "bakedImageId",
+      `is an ECS image and means nothing with target "${String(target)}"; remove it`,
+    );
+  if (v.bakeStage !== undefined && target !== "ecs")
+    issue("bakeStage", `vace bake builds an ECS image; target is "${String(target)}"`);
+  if (v.bakedImageId !== undefined && v.bakeStage !== undefined)
+    issue(
+      "bakedImageId",
+      "conflicts with bakeStage: a bake starts from the public OS image; remove bakedImageId from the bake stack",
+    );
+  if (v.bakedImageId !== undefined && v.driver === "preinstalled")
+    issue(
+      "bakedImageId",
+      'conflicts with driver "preinstalled" (imageId): boot from one image; a baked image has its driver',
+    );
+  if (v.bakeStage === "image" && v.bakeContents === undefined)
+    issue("bakeContents", "is required with bakeStage image: what the builder put into the image");
+  if (v.bakeContents !== undefined && v.bakeStage !== "image")
+    issue("bakeContents", "is only used with bakeStage image (set by vace bake); remove it");
+  if (v.bakeContents !== undefined) {
+    const r = parseBakeContents(v.bakeContents);
+    if (!r.ok) issues.push(...r.errors);
+  }
+  return issues;
+}
 
 /**
  * Rules between keys. They run on the raw values even when single keys are invalid, so one run
@@ -459,6 +601,7 @@ function crossFieldIssues(v: Record<string, unknown>): ConfigIssue[] {
   );
   for (const i of targetIssues(v).errors)
     issues.push({ key: `${PROJECT}:${i.key}`, message: i.message });
+  issues.push(...bakeIssues(v));
   return issues;
 }
 
@@ -663,6 +806,11 @@ export function parseConfig(raw: Record<string, unknown>): ConfigResult {
             },
     osImageNameRegex: c.osImageNameRegex,
     priceLookup: c.priceLookup,
+    ...(c.bakedImageId !== undefined && { bakedImageId: c.bakedImageId }),
+    ...(c.bakeStage === "builder" && { bake: { stage: "builder" as const } }),
+    ...(c.bakeStage === "image" && {
+      bake: { stage: "image" as const, contents: bakeContentsOf(c.bakeContents) },
+    }),
     ...(c.target === "acs" && {
       acs: {
         ...(c.clusterId !== undefined && { clusterId: c.clusterId }),
@@ -677,6 +825,13 @@ export function parseConfig(raw: Record<string, unknown>): ConfigResult {
     }),
   };
   return { ok: true, config, warnings };
+}
+
+/** Contents already validated by bakeIssues. */
+function bakeContentsOf(raw: unknown): BakeContents {
+  const r = parseBakeContents(raw);
+  if (!r.ok) throw new ConfigError(r.errors);
+  return r.contents;
 }
 
 /** Like parseConfig, but throws a ConfigError listing every problem. */
