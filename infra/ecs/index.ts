@@ -87,6 +87,7 @@ export class EcsDeployment extends pulumi.ComponentResource {
         tls: c.tls,
         idleStopMinutes: c.idleStopMinutes,
         driver: c.driver.mode === "preinstalled" ? { mode: "preinstalled" } : c.driver,
+        ...(c.bakedImageId !== undefined && { mode: "baked" as const }),
       }),
     );
     const digest = userData.apply((u) =>
@@ -113,9 +114,11 @@ export class EcsDeployment extends pulumi.ComponentResource {
         return plan;
       });
     const imageId =
-      c.driver.mode === "preinstalled"
-        ? pulumi.output(c.driver.imageId)
-        : lookupOsImage(c.osImageNameRegex, placement.instanceType, child);
+      c.bakedImageId !== undefined
+        ? pulumi.output(c.bakedImageId)
+        : c.driver.mode === "preinstalled"
+          ? pulumi.output(c.driver.imageId)
+          : lookupOsImage(c.osImageNameRegex, placement.instanceType, child);
 
     const vpc = new alicloud.vpc.Network(
       `${name}-vpc`,

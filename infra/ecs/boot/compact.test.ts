@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../../../test/binaries";
-import { withoutCommentLines } from "./compact";
+import { compactBootFile, withoutCommentLines, withoutDocstrings } from "./compact";
 import { BOOT_FILES, readBootFile } from "./files";
 
 const run = promisify(execFile);
@@ -84,14 +84,38 @@ describe("withoutCommentLines", () => {
     );
   });
 
-  it("keeps every Python boot file's AST", async () => {
+  it("drops Python docstrings, one-line and multi-line, and nothing else", () => {
+    const text = [
+      '"""Module."""',
+      "def f():",
+      '    """Does',
+      '    things."""',
+      "    return 1",
+      'x = """kept"""',
+      "",
+    ];
+    expect(withoutDocstrings(text.join("\n"))).toBe(
+      ["def f():", "    return 1", 'x = """kept"""', ""].join("\n"),
+    );
+  });
+
+  it("keeps every Python boot file's AST, less its docstrings", async () => {
     requireBinary("python3");
-    const check =
-      "import ast,sys\nfor a,b in zip(sys.argv[1::2],sys.argv[2::2]):\n" +
-      " assert ast.dump(ast.parse(open(a).read()))==ast.dump(ast.parse(open(b).read())),a\n";
+    // Docstrings are the first statement of a module, class or function body that is a string.
+    const check = [
+      "import ast,sys",
+      "def bare(t):",
+      " for n in ast.walk(t):",
+      "  b=getattr(n,'body',None)",
+      "  if isinstance(b,list) and b and isinstance(b[0],ast.Expr) and isinstance(b[0].value,ast.Constant) and isinstance(b[0].value.value,str): del b[0]",
+      " return ast.dump(t)",
+      "for a,b in zip(sys.argv[1::2],sys.argv[2::2]):",
+      " assert bare(ast.parse(open(a).read()))==ast.dump(ast.parse(open(b).read())),a",
+      "",
+    ].join("\n");
     const args = ofKind(/\.py$/).flatMap((f) => {
       const compact = join(dir, f.source.replace(/\//g, "_"));
-      writeFileSync(compact, withoutCommentLines(readBootFile(f.source)));
+      writeFileSync(compact, compactBootFile(f.source, readBootFile(f.source)));
       return [join(__dirname, "files", f.source), compact];
     });
     expect(args.length).toBeGreaterThanOrEqual(8);

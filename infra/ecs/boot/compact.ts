@@ -1,6 +1,6 @@
 /**
  * User-data is capped at 16 KB gzipped (index.ts) and the boot files' comments are about a sixth
- * of it. They stay in the repository, where the files are read, linted and tested; the instance
+ * of it (Python's docstrings another eighth). They stay in the repository, where the files are read, linted and tested; the instance
  * gets each file without its full-line comments. Nothing else changes: a comment line is dropped
  * only where it cannot be part of a statement (compact.test.ts proves it per file: the same Python
  * AST, no shell string spanning lines, the same systemd settings).
@@ -20,4 +20,33 @@ export function withoutCommentLines(text: string): string {
     out.push(line);
   }
   return out.join("\n");
+}
+
+/**
+ * Python without its docstrings: lines from one starting with `"""` to the one ending with it.
+ * A docstring is a statement of its own, so such lines hold nothing else (compact.test.ts proves
+ * it per file: the AST equals the original's less its docstrings).
+ */
+export function withoutDocstrings(text: string): string {
+  const out: string[] = [];
+  let inside = false;
+  for (const line of text.split("\n")) {
+    const t = line.trim();
+    if (inside) {
+      inside = !t.endsWith('"""');
+      continue;
+    }
+    if (t.startsWith('"""')) {
+      inside = !(t.length >= 6 && t.endsWith('"""'));
+      continue;
+    }
+    out.push(line);
+  }
+  return out.join("\n");
+}
+
+/** What the instance gets of a boot file: no comment lines, and no docstrings in Python. */
+export function compactBootFile(source: string, text: string): string {
+  const compact = withoutCommentLines(text);
+  return source.endsWith(".py") ? withoutDocstrings(compact) : compact;
 }

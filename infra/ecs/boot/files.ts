@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { BootMode } from "./settings";
 
 /** One file the user-data writes onto the instance, kept in the repo as a real file. */
 export interface BootFile {
@@ -10,6 +11,8 @@ export interface BootFile {
   permissions: "0644" | "0755";
   /** Only installed when the idle watchdog is on. */
   idleOnly?: boolean;
+  /** Only on a `vace bake` builder (mode "bake"): it removes them before the image is taken. */
+  bakeOnly?: boolean;
 }
 
 export const FILES_DIR = join(__dirname, "files");
@@ -48,6 +51,13 @@ export const BOOT_FILES: readonly BootFile[] = [
       permissions: "0644",
     }),
   ),
+  { source: "bake.sh", path: `${LIB}/bake.sh`, permissions: "0755", bakeOnly: true },
+  {
+    source: "systemd/wan-vace-bake.service",
+    path: `${UNITS}/wan-vace-bake.service`,
+    permissions: "0644",
+    bakeOnly: true,
+  },
   ...["wan-vace-idle.service", "wan-vace-idle.timer"].map(
     (unit): BootFile => ({
       source: `systemd/${unit}`,
@@ -59,7 +69,9 @@ export const BOOT_FILES: readonly BootFile[] = [
 ];
 
 /** Units enabled and started from runcmd; the rest are pulled in by their Requires=. */
-export function startedUnits(idle: boolean): string[] {
+export function startedUnits(idle: boolean, mode: BootMode = "deploy"): string[] {
+  // A builder starts only the bake; the image keeps the others installed, not enabled.
+  if (mode === "bake") return ["wan-vace-bake.service"];
   return [
     "wan-vace-comfyui.service",
     "wan-vace-gateway.service",

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { requireBinary } from "../../../test/binaries";
 import { parseConfig } from "../../config";
-import { withoutCommentLines } from "./compact";
+import { compactBootFile } from "./compact";
 import { BOOT_FILES, readBootFile } from "./files";
 import {
   BOOT_ENV_PATH,
@@ -20,32 +20,11 @@ import {
   renderUserData,
   USER_DATA_LIMIT_BYTES,
 } from "./index";
+import { LARGEST_SETTINGS as largest } from "./largest-settings";
 
 const run = promisify(execFile);
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
-/** The longest values the validation admits anywhere near real use, to measure the size. */
-const largest: BootSettings = {
-  region: "ap-southeast-1",
-  secretParameterName: "wan-vace/a-rather-long-stack-name-for-a-team-environment-boot",
-  comfyuiImage: `crpi-abcdefghijklmnop-vpc.ap-southeast-1.personal.cr.aliyuncs.com/wan-vace-team/comfyui-wan21-vace:2026.01.15-rc1@sha256:${sha("comfyui")}`,
-  gatewayImage: `crpi-abcdefghijklmnop-vpc.ap-southeast-1.personal.cr.aliyuncs.com/wan-vace-team/gateway:2026.01.15-rc1@sha256:${sha("gateway")}`,
-  registryServer: "crpi-abcdefghijklmnop-vpc.ap-southeast-1.personal.cr.aliyuncs.com",
-  tls: {
-    mode: "acme",
-    domain: "video-generation.staging.team.example.com",
-    email: "platform-team+vace@example.com",
-  },
-  idleStopMinutes: 10_080,
-  idleGraceMinutes: 720,
-  driver: {
-    mode: "auto-install",
-    driverVersion: "550.127.08",
-    cudaVersion: "12.4.1",
-    cudnnVersion: "9.2.0.82",
-    scriptSha256: sha("auto_install_v4.0.sh"),
-  },
-};
 const selfsigned: BootSettings = {
   region: "cn-hongkong",
   secretParameterName: "wan-vace-dev-boot",
@@ -104,11 +83,11 @@ describe("renderUserData", () => {
 
   it("embeds the repo's files byte for byte (less their comment lines) and runs only what it writes", () => {
     const config = parsed(largest);
-    for (const f of BOOT_FILES) {
+    for (const f of BOOT_FILES.filter((b) => !b.bakeOnly)) {
       expect(fileAt(config, f.path), f.path).toEqual({
         path: f.path,
         permissions: f.permissions,
-        content: withoutCommentLines(readBootFile(f.source)),
+        content: compactBootFile(f.source, readBootFile(f.source)),
       });
     }
     const written = new Map(config.write_files.map((f) => [f.path, f.permissions]));
@@ -160,7 +139,7 @@ describe("renderUserData", () => {
   it("installs the boot timeline and starts it every boot; ComfyUI serves its folder read-only", () => {
     const config = parsed(selfsigned);
     expect(fileAt(config, "/usr/local/lib/wan-vace/boot_timeline.py")?.content).toBe(
-      withoutCommentLines(readBootFile("boot_timeline.py")),
+      compactBootFile("boot_timeline.py", readBootFile("boot_timeline.py")),
     );
     expect(fileAt(config, "/etc/systemd/system/wan-vace-timeline.service")?.content).toContain(
       "ExecStart=/usr/bin/python3 /usr/local/lib/wan-vace/boot_timeline.py",

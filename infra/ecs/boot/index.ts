@@ -8,13 +8,18 @@
  */
 import { gunzipSync, gzipSync, strFromU8, strToU8 } from "fflate";
 import { stringify } from "yaml";
-import { withoutCommentLines } from "./compact";
-import { BOOT_FILES, readBootFile, startedUnits } from "./files";
+import { compactBootFile } from "./compact";
+import { BOOT_FILES, type BootFile, readBootFile, startedUnits } from "./files";
 import { DEFAULT_IDLE_GRACE_MINUTES, HOST_PINS } from "./pins";
 import { type BootSettings, validateBootSettings } from "./settings";
 
 export { HOST_PINS } from "./pins";
-export { type BootSettings, BootSettingsError, bootSettingsProblems } from "./settings";
+export {
+  type BootMode,
+  type BootSettings,
+  BootSettingsError,
+  bootSettingsProblems,
+} from "./settings";
 
 export const BOOT_ENV_PATH = "/etc/wan-vace/boot.env";
 
@@ -49,6 +54,8 @@ export function bootEnv(s: BootSettings): string {
     ["DOCKER_KEY_FPR", HOST_PINS.dockerKeyFingerprint],
     ["NVIDIA_KEY_FPR", HOST_PINS.nvidiaKeyFingerprint],
   ];
+  // Only off the default, so a deploy's user-data (and its instance) stays as it was.
+  if (s.mode !== undefined && s.mode !== "deploy") entries.push(["HOST_MODE", s.mode]);
   const lines = entries.map(([key, raw]) => {
     const value = raw === undefined ? "" : String(raw);
     // Validation already restricts every field; this guards the quoting itself.
@@ -62,17 +69,23 @@ export function bootEnv(s: BootSettings): string {
  * Renders the `#cloud-config` user-data. Pure and deterministic: the same settings give the
  * same text, so an unchanged stack never replaces its instance.
  */
-export function renderUserData(settings: BootSettings): string {
-  validateBootSettings(settings);
+export function renderUserData(input: BootSettings): string {
+  validateBootSettings(input);
+  const mode = input.mode ?? "deploy";
+  // A builder serves nothing: its secret carries no certificate (infra/bake), so no TLS to set up.
+  const settings: BootSettings = mode === "bake" ? { ...input, tls: { mode: "internal" } } : input;
   const idle = settings.idleStopMinutes > 0;
-  const units = startedUnits(idle);
+  const units = startedUnits(idle, mode);
+  // A builder needs no watchdog: the baked deploy's user-data writes the files it uses anyway.
+  const wanted = (f: BootFile) =>
+    mode === "bake" ? !f.idleOnly : !f.bakeOnly && (idle || !f.idleOnly);
   const cloudConfig = {
     write_files: [
       { path: BOOT_ENV_PATH, permissions: "0644", content: bootEnv(settings) },
-      ...BOOT_FILES.filter((f) => idle || !f.idleOnly).map((f) => ({
+      ...BOOT_FILES.filter(wanted).map((f) => ({
         path: f.path,
         permissions: f.permissions,
-        content: withoutCommentLines(readBootFile(f.source)),
+        content: compactBootFile(f.source, readBootFile(f.source)),
       })),
     ],
     // Units run on every boot (the driver install may reboot, and a stopped instance may be

@@ -6,8 +6,16 @@ import {
   type TlsConfig,
 } from "../../config";
 
+/**
+ * deploy: install the host, pull, start the units (a fresh OS image). bake: a `vace bake` builder
+ * (files/bake.sh). baked: boot from a baked image: verify, pull only a changed digest, start.
+ */
+export type BootMode = "deploy" | "bake" | "baked";
+
 /** What the instance needs to know at boot. Nothing here is secret: it all lands in user-data. */
 export interface BootSettings {
+  /** Default "deploy". */
+  mode?: BootMode;
   /** Region id, e.g. "ap-southeast-1": the OOS and ECS API endpoints are regional. */
   region: string;
   /**
@@ -50,6 +58,11 @@ export function bootSettingsProblems(s: BootSettings): string[] {
     /^[a-z]{2,}(?:-[a-z0-9]+)+$/.test(s.region),
     "region",
     `${JSON.stringify(s.region)} is not a region id like ap-southeast-1`,
+  );
+  check(
+    s.mode === undefined || ["deploy", "bake", "baked"].includes(s.mode),
+    "mode",
+    `unknown mode ${JSON.stringify(s.mode)}; use deploy, bake or baked`,
   );
   check(
     /^[A-Za-z0-9_./-]{1,180}$/.test(s.secretParameterName),

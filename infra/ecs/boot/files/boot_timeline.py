@@ -50,6 +50,22 @@ def warm_up(wait_s):
         return {"ok": False, "error": f"warm-up exited {rc}"}
 
 
+def image_sources(refs):
+    # ensure-image.sh's first decision per reference (present / pulled), or None until it decided
+    # for each: a baked host has both images at boot, before the units have run ensure-image.sh.
+    seen = {}
+    try:
+        with open(os.path.join(STATUS, "images.log")) as f:
+            for line in f:
+                how, _, ref = line.strip().partition(" ")
+                seen.setdefault(ref, how)
+    except OSError:
+        pass
+    if not all(r in seen for r in refs):
+        return None
+    return {how: [r for r in refs if seen[r] == how] for how in ("present", "pulled")}
+
+
 def cloud_init_start():
     try:
         with open(E("WAN_VACE_CLOUD_INIT_STATUS", "/run/cloud-init/status.json")) as f:
@@ -79,11 +95,12 @@ def main():
         boot = f.read().strip()
     doc["boots"] += [] if boot in doc["boots"] else [boot]
     mark("cloud-init", cloud_init_start())
+    refs = [E("COMFYUI_IMAGE", ""), E("GATEWAY_IMAGE", "")]
     comfy = E("WAN_VACE_COMFYUI_URL", "http://127.0.0.1:8188")
     checks = {
         "driver": lambda: run(E("WAN_VACE_NVIDIA_SMI", "nvidia-smi"), "-L")[0] == 0,
         "docker": lambda: b'"nvidia"' in run(DOCKER, "info", "--format", "{{json .Runtimes}}")[1],
-        "images": lambda: run(DOCKER, "image", "inspect", E("COMFYUI_IMAGE", ""), E("GATEWAY_IMAGE", ""))[0] == 0,
+        "images": lambda: image_sources(refs) is not None and run(DOCKER, "image", "inspect", *refs)[0] == 0,
         "comfyui": lambda: answers(comfy + "/system_stats"),
         "gateway": gateway_ok,
     }
@@ -93,7 +110,7 @@ def main():
             if phase == "models":
                 mark(phase, **warm_up(max(60, end - time.time())))
             elif checks[phase]():
-                mark(phase)
+                mark(phase, **(image_sources(refs) if phase == "images" else {}))
                 print("wan-vace-timeline:", phase, flush=True)
             elif time.time() > end:
                 sys.exit(f"wan-vace-timeline: gave up waiting for {phase}")

@@ -3,7 +3,15 @@
  * ComfyUI protocol double on loopback (the warm-up prompt passes its validation and runs), a second
  * double playing the gateway's /healthz, and fake nvidia-smi / docker executables.
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -63,6 +71,18 @@ afterAll(() => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+const COMFYUI_IMAGE = "registry/comfyui@sha256:aaa";
+const GATEWAY_IMAGE = "registry/gateway@sha256:bbb";
+
+/** What ensure-image.sh records before the units start their containers (here: one baked, one pulled). */
+function writeImagesLog(dir: string) {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    join(dir, "images.log"),
+    `present ${COMFYUI_IMAGE}\npulled ${GATEWAY_IMAGE}\npulled ${COMFYUI_IMAGE}\n`,
+  );
+}
+
 async function setup(name: string, comfyScenario = {}) {
   const comfy = await startComfyDouble(comfyScenario);
   const gateway = await startComfyDouble({ token: "t".repeat(40) }, { tls: true });
@@ -76,6 +96,7 @@ async function setup(name: string, comfyScenario = {}) {
     }),
   );
   writeFileSync(join(tmp, `${name}-boot`), "boot-1\n");
+  writeImagesLog(dir);
   const env = {
     WAN_VACE_STATUS_DIR: dir,
     WAN_VACE_COMFYUI_URL: comfy.url,
@@ -86,8 +107,8 @@ async function setup(name: string, comfyScenario = {}) {
     WAN_VACE_NVIDIA_SMI: join(tmp, "nvidia-smi"),
     WAN_VACE_DOCKER: join(tmp, "docker"),
     WAN_VACE_POLL_S: "0.05",
-    COMFYUI_IMAGE: "registry/comfyui@sha256:aaa",
-    GATEWAY_IMAGE: "registry/gateway@sha256:bbb",
+    COMFYUI_IMAGE,
+    GATEWAY_IMAGE,
   };
   const read = () => JSON.parse(readFileSync(join(dir, "boot-timeline.json"), "utf8")) as Timeline;
   return { comfy, env, dir, read, cloudInitStart, bootFile: join(tmp, `${name}-boot`) };
@@ -121,6 +142,9 @@ describe("boot timeline and warm-up (boot_timeline.py)", () => {
     expect(readFileSync(join(tmp, "docker.log"), "utf8")).toContain(
       "image inspect registry/comfyui@sha256:aaa registry/gateway@sha256:bbb",
     );
+    // The images phase says which image the host had and which the boot pulled (the first
+    // decision counts: a later restart's pull does not turn a baked image into a pulled one).
+    expect(t.phases.images).toMatchObject({ present: [COMFYUI_IMAGE], pulled: [GATEWAY_IMAGE] });
     // World-readable: ComfyUI (uid 10001 in its container) serves it read-only through the gateway.
     expect(statSync(join(s.dir, "boot-timeline.json")).mode & 0o777).toBe(0o644);
   });
@@ -170,6 +194,14 @@ describe("boot timeline and warm-up (boot_timeline.py)", () => {
     expect(Object.keys(s.read().phases)).toEqual(["cloud-init"]);
   });
 
+  it("marks images only once ensure-image.sh has decided for both (a baked host has them at boot)", async () => {
+    const s = await setup("undecided");
+    writeFileSync(join(s.dir, "images.log"), `present ${COMFYUI_IMAGE}\n`);
+    const r = await runPython(["boot_timeline.py"], { ...s.env, WAN_VACE_TIMELINE_S: "0.3" });
+    expect(r.stderr).toContain("gave up waiting for images");
+    expect(Object.keys(s.read().phases).sort()).toEqual(["cloud-init", "docker", "driver"]);
+  });
+
   it("with ACME, asks the gateway for its domain (SNI and Host), as Caddy serves only that site", async () => {
     // Like Caddy with `https://vace.example.com:443`: no other name gets an answer.
     const domain = "vace.example.com";
@@ -194,6 +226,7 @@ describe("boot timeline and warm-up (boot_timeline.py)", () => {
       expect(withDomain.code, withDomain.stderr).toBe(0);
       expect(Object.keys(s.read().phases)).toContain("gateway");
       rmSync(s.dir, { recursive: true });
+      writeImagesLog(s.dir);
       const without = await runPython(["boot_timeline.py"], { ...env, WAN_VACE_TIMELINE_S: "3" });
       expect(without.stderr).toContain("gave up waiting for gateway");
     } finally {

@@ -26,16 +26,20 @@ writeFileSync(
 );
 chmodSync(join(dir, "docker"), 0o755);
 
-function ensure(ref: string): Promise<{ code: number; stdout: string; calls: string[] }> {
+function ensure(
+  ref: string,
+): Promise<{ code: number; stdout: string; calls: string[]; recorded: string }> {
   writeFileSync(join(dir, "calls"), "");
+  rmSync(join(dir, "status"), { recursive: true, force: true });
   return new Promise((done) => {
     execFile(
       "sh",
       [join(FILES, "ensure-image.sh"), ref],
-      { env: { PATH: `${dir}:${process.env.PATH}` } },
+      { env: { PATH: `${dir}:${process.env.PATH}`, WAN_VACE_STATUS_DIR: join(dir, "status") } },
       (err, stdout) => {
         const calls = readFileSync(join(dir, "calls"), "utf8").trim().split("\n").filter(Boolean);
-        done({ code: err ? Number(err.code) : 0, stdout, calls });
+        const recorded = readFileSync(join(dir, "status", "images.log"), "utf8");
+        done({ code: err ? Number(err.code) : 0, stdout, calls, recorded });
       },
     );
   });
@@ -47,11 +51,15 @@ describe("ensure-image.sh", () => {
     expect(r.code).toBe(0);
     expect(r.calls).toEqual([`image inspect ${PRESENT}`]);
     expect(r.stdout).toContain("is present; not pulled");
+    expect(r.recorded).toBe(`present ${PRESENT}\n`);
   });
 
   it("pulls a digest that differs (docker then fetches only the layers it lacks)", async () => {
     const other = PRESENT.replace(/a{64}$/, "b".repeat(64));
-    expect((await ensure(other)).calls).toEqual([`image inspect ${other}`, `pull ${other}`]);
+    const r = await ensure(other);
+    expect(r.calls).toEqual([`image inspect ${other}`, `pull ${other}`]);
+    // Recorded before the pull: the timeline never sees the image before the decision.
+    expect(r.recorded).toBe(`pulled ${other}\n`);
   });
 
   it("always pulls a tag, which may have moved", async () => {

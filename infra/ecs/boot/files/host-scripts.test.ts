@@ -1,23 +1,14 @@
-import { execFile } from "node:child_process";
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBinary } from "../../../../test/binaries";
-import { FakeCloud, FILES } from "./fake-cloud";
+import { FakeCloud } from "./fake-cloud";
+import { createFakeHost, type FakeHost } from "./fake-host";
 
 /**
  * setup-host.sh and registry-login.sh, run by real bash against the fake metadata service and
  * mirror. Only the programs this machine lacks (nvidia-smi, dpkg's writes, docker) are stand-in
- * scripts on PATH that record how they were called.
+ * scripts on PATH that record how they were called (fake-host.ts).
  */
 describe("host scripts", () => {
   // The fake installer records its arguments, then does what the installer-mode file says.
@@ -31,114 +22,17 @@ describe("host scripts", () => {
       "esac",
     ].join("\n"),
   });
-  let dir = "";
-  let bin = "";
+  let host: FakeHost;
   beforeAll(async () => {
     requireBinary("curl"); // setup-host.sh talks to the (fake) metadata service and mirror with it
     await cloud.start();
-    dir = mkdtempSync(join(tmpdir(), "wan-vace-host-"));
-    bin = join(dir, "bin");
-    mkdirSync(bin);
-    const stub = (name: string, body: string) => {
-      writeFileSync(join(bin, name), `#!/bin/bash\n${body}\n`);
-      chmodSync(join(bin, name), 0o755);
-    };
-    // pgrep: other test runs on this machine start fake installers of the same name, which
-    // the real pgrep would report as this scenario's; answer only for this scenario's processes.
-    stub(
-      "pgrep",
-      [
-        'tmp=$(mktemp); /usr/bin/pgrep "$@" >"$tmp"; found=1',
-        "while read -r pid; do",
-        '  [[ $pid == "$$" ]] && continue',
-        '  tr "\\0" "\\n" <"/proc/$pid/environ" 2>/dev/null | grep -qxF "WAN_VACE_TEST=$WAN_VACE_TEST" && { echo "$pid"; found=0; }',
-        'done <"$tmp"; rm -f "$tmp"; exit $found',
-      ].join("\n"),
-    );
-    stub(
-      "nvidia-smi",
-      '[[ -e $WAN_VACE_TEST/driver-works ]] && echo "GPU 0: NVIDIA A10 (UUID: GPU-0)"',
-    );
-    // dpkg: busy (another apt holds the lock) as many times as the file says, then fine.
-    stub(
-      "dpkg",
-      [
-        'echo "$*" >>"$WAN_VACE_TEST/dpkg-calls"',
-        'n=$(cat "$WAN_VACE_TEST/dpkg-busy" 2>/dev/null || echo 0)',
-        '((n == 0)) || { echo $((n - 1)) >"$WAN_VACE_TEST/dpkg-busy"; echo "dpkg: error: dpkg frontend lock was locked by another process" >&2; exit 2; }',
-      ].join("\n"),
-    );
-    // The apt side of the default driver install: calls are recorded; apt-cache knows the
-    // packages listed in the archive file; modprobe loads the driver when the file says so.
-    stub("apt-get", 'echo "$*" >>"$WAN_VACE_TEST/apt-calls"');
-    stub("apt-mark", 'echo "apt-mark $*" >>"$WAN_VACE_TEST/apt-calls"');
-    stub("apt-cache", 'grep -qx "$2" "$WAN_VACE_TEST/archive" 2>/dev/null');
-    stub("dpkg-query", 'shift 2; for p; do printf "%s=580.95.05-0ubuntu0.22.04.1 " "$p"; done');
-    stub(
-      "modprobe",
-      '[[ -e $WAN_VACE_TEST/module-loads ]] && touch "$WAN_VACE_TEST/driver-works"; true',
-    );
-    stub("systemctl", 'echo "systemctl $*" >>"$WAN_VACE_TEST/apt-calls"');
-    // docker: reads the password from stdin; fails as many times as the file says.
-    stub(
-      "docker",
-      [
-        'printf "%s|%s\\n" "$*" "$(cat)" >>"$WAN_VACE_TEST/docker-calls"',
-        'n=$(cat "$WAN_VACE_TEST/docker-fails" 2>/dev/null || echo 0)',
-        '((n == 0)) || { echo $((n - 1)) >"$WAN_VACE_TEST/docker-fails"; echo "Error response from daemon: Get https://r/v2/: net/http: TLS handshake timeout" >&2; exit 1; }',
-      ].join("\n"),
-    );
+    host = createFakeHost(cloud);
   });
   afterAll(async () => {
     await cloud.stop();
-    rmSync(dir, { recursive: true, force: true });
+    host.remove();
   });
-
-  /** A fresh scratch dir with boot.env; `script` runs with setup-host.sh sourced, not run. */
-  function scenario(name: string, extraEnv = "") {
-    const test = join(dir, name);
-    mkdirSync(join(test, "state"), { recursive: true });
-    writeFileSync(
-      join(test, "boot.env"),
-      [
-        "DRIVER_MODE='auto-install'",
-        "DRIVER_VERSION='570.133.20'",
-        "CUDA_VERSION='12.8.1'",
-        "CUDNN_VERSION='9.8.0.87'",
-        "DRIVER_SCRIPT_SHA256=''",
-        "DRIVER_SCRIPT_UNVERIFIED='true'",
-        "REGISTRY_SERVER='registry-vpc.cn-hongkong.aliyuncs.com'",
-        extraEnv,
-      ].join("\n"),
-    );
-    const read = (file: string) =>
-      existsSync(join(test, file)) ? readFileSync(join(test, file), "utf8") : "";
-    const run = (script: string, env: Record<string, string> = {}) =>
-      new Promise<{ code: number; out: string }>((resolve) => {
-        execFile(
-          // --norc: stdin is a socket here, which bash takes for rshd and would read ~/.bashrc.
-          "bash",
-          ["--norc", "-c", script],
-          {
-            cwd: FILES,
-            timeout: 15_000,
-            env: {
-              PATH: `${bin}:${process.env.PATH ?? ""}`,
-              WAN_VACE_TEST: test,
-              WAN_VACE_BOOT_ENV: join(test, "boot.env"),
-              WAN_VACE_METADATA_URL: cloud.url,
-              WAN_VACE_STATE_DIR: join(test, "state"),
-              WAN_VACE_DRIVER_DIR: join(test, "auto_install"),
-              WAN_VACE_POLL_S: "0.01",
-              ...env,
-            },
-          },
-          (error, stdout, stderr) =>
-            resolve({ code: error ? Number(error.code) : 0, out: stdout + stderr }),
-        );
-      });
-    return { test, read, run };
-  }
+  const scenario = (name: string, extraEnv = "") => host.scenario(name, extraEnv);
   const installDriver = ". ./setup-host.sh && install_driver";
 
   it("installer finished without a working driver: clears its marker so the next start re-runs it", async () => {

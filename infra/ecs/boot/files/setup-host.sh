@@ -1,6 +1,7 @@
 #!/bin/bash
 # Prepares the GPU host: NVIDIA driver, Docker CE, nvidia-container-toolkit, host dirs.
 # Runs on every boot and is idempotent, because the driver install may reboot mid-way.
+# HOST_MODE baked (an image made by `vace bake`): installs nothing, only checks what the bake put in.
 set -euo pipefail
 # shellcheck source=/dev/null
 . "${WAN_VACE_BOOT_ENV:-/etc/wan-vace/boot.env}"
@@ -14,6 +15,10 @@ DRIVER_WAIT_S=${WAN_VACE_DRIVER_WAIT_S:-1800}
 POLL_S=${WAN_VACE_POLL_S:-20}
 # How long to wait for a requested reboot to take this process down.
 REBOOT_WAIT_S=${WAN_VACE_REBOOT_WAIT_S:-600}
+LOG_DIR=${WAN_VACE_LOG_DIR:-/var/log/wan-vace}
+OS_RELEASE=${WAN_VACE_OS_RELEASE:-/etc/os-release}
+# Written by `nvidia-ctk runtime configure` (install_toolkit): Docker's nvidia runtime.
+DOCKER_DAEMON_JSON=${WAN_VACE_DOCKER_DAEMON_JSON:-/etc/docker/daemon.json}
 MD=${WAN_VACE_METADATA_URL:-http://100.100.100.200}
 # unattended-upgrades may hold the dpkg lock on first boot: wait for it, do not fail.
 APT=(apt-get -y -q -o DPkg::Lock::Timeout=900 -o Acquire::Retries=5)
@@ -200,18 +205,40 @@ install_toolkit() {
   systemctl restart docker
 }
 
-main() {
-  local os
-  # shellcheck source=/dev/null
-  os=$(. /etc/os-release && echo "${ID:-}-${VERSION_ID:-}")
-  [[ $os == ubuntu-22.04 ]] || die "needs Ubuntu 22.04 (the pinned packages are for jammy); this image is $os"
-  mkdir -p "$STATE" /var/lib/wan-vace/caddy
-  # The gateway's access log records client addresses and URLs: root only.
-  install -d -m 0700 /var/log/wan-vace
+# A baked image (wan-vace:bakedImageId) must already hold all that install_host puts in.
+verify_baked() {
+  local missing=()
+  driver_ready || missing+=("a working NVIDIA driver (nvidia-smi -L fails)")
+  command -v docker >/dev/null || missing+=("Docker")
+  command -v nvidia-ctk >/dev/null || missing+=("nvidia-container-toolkit")
+  grep -qs '"nvidia"' "$DOCKER_DAEMON_JSON" || missing+=("Docker's nvidia runtime in $DOCKER_DAEMON_JSON")
+  if ((${#missing[@]} > 0)); then
+    local IFS=';'
+    die "the baked image (wan-vace:bakedImageId) lacks: ${missing[*]}; re-bake it (vace bake), or remove wan-vace:bakedImageId to install at boot"
+  fi
+  log "baked image: nothing to install; driver ready: $(nvidia-smi -L | head -n1)"
+}
+
+prepare_host() {
+  if [[ ${HOST_MODE:-} == baked ]]; then
+    verify_baked
+    return
+  fi
   install_driver
   dpkg_recover
   install_docker
   install_toolkit
+}
+
+main() {
+  local os
+  # shellcheck source=/dev/null
+  os=$(. "$OS_RELEASE" && echo "${ID:-}-${VERSION_ID:-}")
+  [[ $os == ubuntu-22.04 ]] || die "needs Ubuntu 22.04 (the pinned packages are for jammy); this image is $os"
+  mkdir -p "$STATE/caddy"
+  # The gateway's access log records client addresses and URLs: root only.
+  install -d -m 0700 "$LOG_DIR"
+  prepare_host
   # ComfyUI listens on loopback; drop 8188 from anywhere else even if that ever changes.
   iptables -C INPUT -p tcp --dport 8188 ! -i lo -j DROP 2>/dev/null ||
     iptables -I INPUT -p tcp --dport 8188 ! -i lo -j DROP
