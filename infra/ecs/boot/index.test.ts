@@ -121,7 +121,7 @@ describe("renderUserData", () => {
   it("installs the refused-connection closer and starts it every boot, on the gateway's port", () => {
     const config = parsed(selfsigned);
     expect(fileAt(config, "/usr/local/lib/wan-vace/refused_closer.py")?.content).toBe(
-      withoutCommentLines(readBootFile("refused_closer.py")),
+      compactBootFile("refused_closer.py", readBootFile("refused_closer.py")),
     );
     const unit = fileAt(config, "/etc/systemd/system/wan-vace-closer.service")?.content ?? "";
     expect(unit).toContain(
