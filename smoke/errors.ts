@@ -2,7 +2,7 @@
  * How a smoke run fails. Every failure names its phase and one of five kinds; the kind alone decides
  * the exit code (design.md contract 4), so the CLI never has to guess from a message.
  */
-import { ExitCode } from "../cli/errors";
+import { ExitCode } from "../infra/common/exit-codes";
 
 /** The phases of a run, in order; `report.json` times each one. */
 export const PHASES = [
