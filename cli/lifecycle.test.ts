@@ -255,6 +255,22 @@ describe("vace up / status / down", () => {
     expect(again.output).toContain("nothing to do");
   });
 
+  it("down destroys a stack whose config no longer validates, from the region in its state", async () => {
+    fake.script({ region: "ap-southeast-1" });
+    expect((await vace(["up", "--stack", "dev"])).code).toBe(0);
+    const { writeFile } = await import("node:fs/promises");
+    await writeFile(
+      join(fake.workDir(), "Pulumi.dev.yaml"),
+      "config:\n  wan-vace:image: r/c:1\n  wan-vace:bakeStagee: image\n",
+    );
+    const { code, output } = await vace(["down", "--stack", "dev"]);
+    expect(code, output).toBe(0);
+    expect(output).toMatch(
+      /the config of dev does not validate \(wan-vace:bakeStagee: unknown key/,
+    );
+    expect(fake.stacks()).toEqual({});
+  });
+
   it("down exits 5 when the backend has no stack but the cloud still holds its tagged resources", async () => {
     fake.script({});
     cloud.resources.push({

@@ -291,7 +291,7 @@ export function registerLifecycle(program: Command): void {
     .action((o: { stack: string }) =>
       guarded(async () => {
         await requirePulumi();
-        const region = stackConfig(o.stack).region;
+        const region = teardownRegion(o.stack);
         const { client, why } = cloudClient(region);
         const names = await listStacks(driverOptions());
         if (!names.includes(o.stack)) {
@@ -499,6 +499,23 @@ export function registerLifecycle(program: Command): void {
         return r.failed.length ? LifecycleExit.teardownFailed : LifecycleExit.ok;
       }),
     );
+}
+
+/**
+ * A teardown never stops at a config that no longer validates (a stale key, say): the region then
+ * comes from the stack's state (where `down` prefers it anyway), else the environment.
+ */
+function teardownRegion(stack: string): string {
+  try {
+    return stackConfig(stack).region;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    const fallback = process.env.ALIBABA_CLOUD_REGION ?? "ap-southeast-1";
+    say(
+      `the config of ${stack} does not validate (${e.issues.map((i) => `${i.key}: ${i.message}`).join("; ")}); destroying anyway, in the region its state names, else ${fallback}`,
+    );
+    return fallback;
+  }
 }
 
 /** The stack's validated config (from --config, resolved where the user ran npm), once the pulumi CLI is known to exist. */
