@@ -3,7 +3,7 @@
  * Exit codes: 0 ok; 1 the smoke failed (torn down); 2 usage or no `pulumi` CLI; 4 deploy failed;
  * 5 teardown failed or the cloud still holds resources tagged with the stack (each named).
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Command, Option } from "commander";
 import { ConfigError, type WanVaceConfig } from "../infra/config";
@@ -25,8 +25,9 @@ import { reap } from "../ops/reap";
 import { DOUBLE_NOTICE, startRehearsal } from "../ops/rehearse";
 import { formatSpendMarkdown, formatSpendTable, priceFor, worstCase } from "../ops/spend";
 import { stackConfig as loadStackConfig } from "../ops/stack-config";
-import { formatStatus, statusRows } from "../ops/status";
+import { formatStatus, type OutsideColdStart, outsideFrom, statusRows } from "../ops/status";
 import { firstLine, teardown } from "../ops/teardown";
+import { readInstanceTimeline } from "../smoke/cold-start";
 import { runProfile } from "../smoke/full";
 import { PROFILE_NAMES, type ProfileName } from "../smoke/profiles";
 import type { ContentMode } from "../smoke/verify";
@@ -127,6 +128,21 @@ interface SmokeRun {
   outDir: string;
   /** When `pulumi up` started: report.json's coldStart measures from it (docs/cold-start.md). */
   deployStartedAt?: Date;
+}
+
+/** `vace status --report FILE`: what that run measured from outside; a usage error otherwise. */
+async function readOutside(file: string): Promise<OutsideColdStart> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new CliError(LifecycleExit.usage, `--report ${file}: ${firstLine(e)}`);
+  }
+  try {
+    return outsideFrom(file, text);
+  } catch (e) {
+    throw new CliError(LifecycleExit.usage, `--report ${(e as Error).message}`);
+  }
 }
 
 /** Runs the smoke against a deployed stack's outputs (url, token, pinned certificate). */
@@ -256,15 +272,32 @@ export function registerLifecycle(program: Command): void {
     )
     .option("--stack <name>", "one stack")
     .option("--all", "every stack in the backend")
+    .option(
+      "--report <file>",
+      "with --stack: also show what this smoke or e2e report.json measured from outside",
+    )
     .addOption(
       new Option("--format <format>", "output format").choices(["table", "json"]).default("table"),
     )
-    .action((o: { stack?: string; all?: boolean; format: "table" | "json" }) =>
+    .action((o: { stack?: string; all?: boolean; report?: string; format: "table" | "json" }) =>
       guarded(async () => {
         if (!o.stack === !o.all)
           throw new CliError(LifecycleExit.usage, "give --stack NAME or --all");
+        if (o.report !== undefined && !o.stack)
+          throw new CliError(
+            LifecycleExit.usage,
+            "--report goes with --stack: it is one stack's run",
+          );
+        const outside = o.report === undefined ? undefined : await readOutside(userPath(o.report));
         const names = o.all ? await listStacks(driverOptions()) : [o.stack as string];
         const rows = await statusRows(names, {
+          outside,
+          bootTimeline: (outputs) =>
+            readInstanceTimeline({
+              url: String(outputs.url),
+              token: String(outputs.token ?? ""),
+              ca: typeof outputs.caCertificate === "string" ? outputs.caCertificate : undefined,
+            }),
           open: (n) => StackDriver.open(n, { ...driverOptions(), write: () => {} }),
           region: (n) => {
             try {

@@ -12,6 +12,7 @@ import {
   BOOT_PHASES,
   coldStartReport,
   parseInstanceTimeline,
+  readInstanceTimeline,
   stageTimes,
   TIMELINE_VIEW,
 } from "./cold-start";
@@ -173,5 +174,25 @@ describe("cold start in report.json, against the double", () => {
     );
     expect(r.coldStart.firstHealthzAt).not.toBeNull();
     expect(r.coldStart.healthzAfterDeployS).toBeNull();
+  });
+});
+
+describe("vace status's read of the timeline, against the double", () => {
+  it("reads it with the token; a wrong token or nothing listening is a note, never a throw", async () => {
+    const d = await double({ token: TEST_TOKEN });
+    const folder = join(d.dirs.output, TIMELINE_VIEW.subfolder);
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, TIMELINE_VIEW.filename), JSON.stringify(INSTANCE));
+    const read = await readInstanceTimeline({ url: d.url, token: TEST_TOKEN });
+    expect(read.note).toBeNull();
+    expect(read.instance?.phases.map((p) => p.phase)).toEqual([...BOOT_PHASES]);
+    const refused = await readInstanceTimeline({ url: d.url, token: "wrong-token" });
+    expect(refused.instance).toBeNull();
+    expect(refused.note).toMatch(/^the boot timeline could not be read: .*token/i);
+    const url = d.url;
+    await d.close();
+    const down = await readInstanceTimeline({ url, token: TEST_TOKEN }, 2_000);
+    expect(down.instance).toBeNull();
+    expect(down.note).toMatch(/^the boot timeline could not be read: /);
   });
 });

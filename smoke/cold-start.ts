@@ -7,7 +7,7 @@
  * - and, from the run's own WebSocket messages, how long each node ran, so model loading and
  *   sampling are told apart (after the boot warm-up, the loaders should take ~0 s).
  */
-import type { ComfyHttp } from "./http";
+import { ComfyHttp, type HttpOptions } from "./http";
 
 /** The instance's phases, in boot order (boot_timeline.py writes them). */
 export const BOOT_PHASES = [
@@ -128,6 +128,29 @@ export async function fetchInstanceTimeline(
       note: `the boot timeline could not be read: ${(err as Error).message}`,
     };
   }
+}
+
+/**
+ * The timeline of a deployed endpoint, for `vace status`: one request through the gateway with
+ * the stack's token (and pinned certificate), bounded by `timeoutMs`; never throws.
+ */
+export async function readInstanceTimeline(
+  endpoint: HttpOptions,
+  timeoutMs = 10_000,
+): Promise<{ instance: ColdStartReport["instance"]; note: string | null }> {
+  const http = new ComfyHttp(endpoint);
+  try {
+    return await fetchInstanceTimeline(http, AbortSignal.timeout(timeoutMs));
+  } finally {
+    await http.dispatcher.close();
+  }
+}
+
+/** Pure: the cold-start section of a smoke's report.json, or of e2e's (which embeds it). */
+export function coldStartOf(report: unknown): ColdStartReport | null {
+  const r = report as { coldStart?: unknown; smoke?: { report?: { coldStart?: unknown } } } | null;
+  const c = (r?.coldStart ?? r?.smoke?.report?.coldStart) as ColdStartReport | undefined;
+  return c && typeof c === "object" && "healthzAfterDeployS" in c ? c : null;
 }
 
 /** One `executing` (node null: the end) or `execution_cached` message, with its arrival time. */
