@@ -4,20 +4,11 @@
  * each naming its key; conflicts are rejected before anything is created.
  */
 import { describe, expect, it } from "vitest";
-import { type BakeContents, parseBakeContents, parseConfig } from "./config";
+import { BAKE_CONTENTS } from "../test/bake";
+import { parseBakeContents, parseConfig } from "./config";
 
 const IMAGE = "registry-vpc.ap-southeast-1.aliyuncs.com/wan-vace/comfyui:0.1.0";
-const DIGEST_A = `sha256:${"a".repeat(64)}`;
-const DIGEST_B = `sha256:${"b".repeat(64)}`;
-const CONTENTS: BakeContents = {
-  comfyuiImage: `registry-vpc.ap-southeast-1.aliyuncs.com/wan-vace/comfyui@${DIGEST_A}`,
-  gatewayImage: `registry-vpc.ap-southeast-1.aliyuncs.com/wan-vace/gateway@${DIGEST_B}`,
-  driver: "580.95.05",
-  docker: "27.5.1",
-  toolkit: "1.17.8-1",
-  kernel: "5.15.0-130-generic",
-  commit: "f804d50",
-};
+const CONTENTS = BAKE_CONTENTS;
 
 function errorsOf(raw: Record<string, unknown>) {
   const r = parseConfig({ image: IMAGE, ...raw });

@@ -12,6 +12,7 @@ import {
   createMocks,
   INVOKES,
   type InvokeTable,
+  imageRecord,
   type MockRecord,
   type RecordedResource,
   unwrapSecrets,
@@ -36,8 +37,15 @@ export type Running = Record<
   { instanceType: string; zone: string; tags: Record<string, string> }
 >;
 
+/** This account's own images (`vace bake`'s), by id, with their tags. */
+export type OwnImages = Record<string, { name: string; tags: Record<string, string> }>;
+
 /** Answers shaped like the real data sources (alicloud 3.108 `GetInstanceTypesResult` etc.). */
-export function realisticInvokes(stock: Stock, running: Running = {}): InvokeTable {
+export function realisticInvokes(
+  stock: Stock,
+  running: Running = {},
+  ownImages: OwnImages = {},
+): InvokeTable {
   return {
     [INVOKES.instances]: (inputs) => {
       const pattern = new RegExp(String(inputs.nameRegex ?? ".*"));
@@ -82,19 +90,23 @@ export function realisticInvokes(stock: Stock, running: Running = {}): InvokeTab
         : [];
       return { id: `types-${type}`, ids: instanceTypes.map((t) => t.id), instanceTypes, ...inputs };
     },
-    [INVOKES.images]: (inputs) => ({
-      id: "images",
-      ids: ["ubuntu_22_04_x64_20G_alibase_20261101.vhd"],
-      images: [
-        {
-          id: "ubuntu_22_04_x64_20G_alibase_20261101.vhd",
-          name: "ubuntu_22_04_x64_20G_alibase_20261101.vhd",
-          osType: "linux",
-          architecture: "x86_64",
-        },
-      ],
-      ...inputs,
-    }),
+    [INVOKES.images]: (inputs) => {
+      // By id among this account's images (DescribeImages with ImageId and ImageOwnerAlias=self);
+      // otherwise the newest public Ubuntu.
+      const images =
+        inputs.imageId !== undefined
+          ? Object.entries(ownImages)
+              .filter(([id]) => id === inputs.imageId && inputs.owners === "self")
+              .map(([id, i]) => imageRecord({ id, name: i.name, ownerAlias: "self", tags: i.tags }))
+          : [
+              imageRecord({
+                id: "ubuntu_22_04_x64_20G_alibase_20261101.vhd",
+                name: "ubuntu_22_04_x64_20G_alibase_20261101.vhd",
+                ownerAlias: "system",
+              }),
+            ];
+      return { id: "images", ids: images.map((i) => i.id), images, ...inputs };
+    },
     // Shaped like alicloud 3.108 `GetClusterCredentialResult`: a kubeconfig with client certificates.
     [INVOKES.clusterCredential]: (inputs) => ({
       id: String(inputs.clusterId),
@@ -172,6 +184,8 @@ export async function setupPulumi(opts: {
   config: Record<string, unknown>;
   stock: Stock;
   running?: Running;
+  /** This account's images, for look-ups by id (wan-vace:bakedImageId). */
+  ownImages?: OwnImages;
   /** Run as `pulumi preview`: outputs the mocks leave out are unknown, as for unborn resources. */
   preview?: boolean;
   /** Replaces the realistic computed outputs (e.g. to leave some unknown in a preview). */
@@ -181,7 +195,7 @@ export async function setupPulumi(opts: {
 }): Promise<PulumiTest> {
   const stock = opts.stock;
   const { mocks, record } = createMocks(
-    realisticInvokes(stock, opts.running),
+    realisticInvokes(stock, opts.running, opts.ownImages),
     opts.computed ?? realisticComputed,
   );
   await pulumi.runtime.setMocks(mocks, PROJECT, opts.stack ?? "test", opts.preview ?? false);
@@ -204,6 +218,23 @@ export async function setupPulumi(opts: {
       if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
       return found[0] as RecordedResource;
     },
+  };
+}
+
+/**
+ * Component options that record each child's resource options by name, through a (legacy,
+ * in-process) transformation: how tests see retainOnDelete, customTimeouts and the like.
+ */
+export function recordingOptions(
+  seen: Map<string, pulumi.CustomResourceOptions>,
+): pulumi.ComponentResourceOptions {
+  return {
+    transformations: [
+      (a) => {
+        seen.set(a.name, a.opts as pulumi.CustomResourceOptions);
+        return undefined;
+      },
+    ],
   };
 }
 

@@ -6,13 +6,16 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { BAKE_CONTENTS } from "../../test/bake";
 import { type PulumiTest, setupPulumi, unwrap, waitForRegistrations } from "../../test/pulumi";
+import { BakeBuilder } from "../bake";
 import { autoReleaseTime } from "../common/ttl";
 import { loadConfig } from "../config";
 import { EcsDeployment } from ".";
 import { ACTIONS_BY_TYPE, deployerPolicy } from "./deployer-policy";
 
 const IMAGE = "registry-vpc.ap-southeast-1.aliyuncs.com/wan-vace/comfyui:0.1.0";
+const BAKED_IMAGE = "m-t4n0baked0001";
 const FILE = join(__dirname, "..", "..", "docs", "deployer-policy.json");
 
 let t: PulumiTest;
@@ -21,6 +24,7 @@ beforeAll(async () => {
   t = await setupPulumi({
     config: {},
     stock: { "ecs.gn7i-c8g1.2xlarge": { zones: ["ap-southeast-1a"] } },
+    ownImages: { [BAKED_IMAGE]: { name: "vace-bake-baked-202612020641", tags: {} } },
   });
   const shapes: Record<string, Record<string, unknown>> = {
     plain: {},
@@ -35,6 +39,7 @@ beforeAll(async () => {
       token: "a-configured-token-that-is-long-enough-0123",
     },
     preinstalled: { driver: "preinstalled", imageId: "m-t4n0123456789" },
+    baked: { bakedImageId: BAKED_IMAGE },
   };
   const expiresAt = autoReleaseTime(new Date(), 240);
   const deployments = Object.entries(shapes).map(
@@ -45,7 +50,17 @@ beforeAll(async () => {
         expiresAt,
       }),
   );
-  await Promise.all(deployments.map((d) => unwrap(d.instanceId)));
+  // `vace bake`'s stage image: the builder and the image.
+  const bake = new BakeBuilder("bake", {
+    config: loadConfig({
+      image: IMAGE,
+      bakeStage: "image",
+      bakeContents: JSON.stringify(BAKE_CONTENTS),
+    }).config,
+    stack: "bake",
+    now: new Date(),
+  });
+  await Promise.all([...deployments.map((d) => unwrap(d.instanceId)), unwrap(bake.imageId)]);
   await waitForRegistrations(t.record);
 });
 

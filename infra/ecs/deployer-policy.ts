@@ -98,6 +98,16 @@ export const ACTIONS_BY_TYPE: Record<string, readonly string[]> = {
     "ecs:TagResources",
     "ecs:UntagResources",
   ],
+  // resource_alicloud_image.go (vace bake): CreateImage, DescribeImages (also DescribeImageComponents
+  // and DescribeImagePipelineExecutions are not called for an instance's image), ModifyImageAttribute
+  // for name or description, tags. No DeleteImage: the image is retainOnDelete (infra/bake).
+  "alicloud:ecs/image:Image": [
+    "ecs:CreateImage",
+    "ecs:DescribeImages",
+    "ecs:ModifyImageAttribute",
+    "ecs:TagResources",
+    "ecs:UntagResources",
+  ],
   // resource_alicloud_oos_secret_parameter.go; an encryption parameter is a KMS secret.
   "alicloud:oos/secretParameter:SecretParameter": [
     "oos:CreateSecretParameter",
@@ -155,14 +165,15 @@ export const ACTIONS_BY_TYPE: Record<string, readonly string[]> = {
   "tls:index/privateKey:PrivateKey": [],
   "tls:index/selfSignedCert:SelfSignedCert": [],
   "wan-vace:ecs:EcsDeployment": [],
+  "wan-vace:bake:BakeBuilder": [],
   // Lookups. data_source_alicloud_instance_types.go (prices come from bss only with
   // priceLookup: true, which then also needs bss:DescribePrice).
   "alicloud:ecs/getInstanceTypes:getInstanceTypes": [
     "ecs:DescribeInstanceTypes",
     "ecs:DescribeAvailableResource",
   ],
-  // data_source_alicloud_images.go
-  "alicloud:ecs/getImages:getImages": ["ecs:DescribeImages"],
+  // data_source_alicloud_images.go: DescribeImages, then DescribeTags for each image's tags.
+  "alicloud:ecs/getImages:getImages": ["ecs:DescribeImages", "ecs:DescribeTags"],
   // data_source_alicloud_instances.go
   "alicloud:ecs/getInstances:getInstances": [
     "ecs:DescribeInstances",

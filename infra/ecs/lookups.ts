@@ -103,10 +103,12 @@ export function lookupRunningInstance(
                 const found = r.instances.find((i) => i.name === n);
                 if (!found) return undefined;
                 const digest = found.tags?.[BOOT_DIGEST_TAG];
+                const expiresAt = found.tags?.["expires-at"];
                 return {
                   instanceType: found.instanceType,
                   zone: found.availabilityZone,
                   ...(digest !== undefined && { bootDigest: digest }),
+                  ...(expiresAt !== undefined && { expiresAt }),
                 };
               }),
           ),

@@ -76,6 +76,8 @@ export interface RunningPlacement {
    * (see `bootDigest`). Absent on instances made before the tag existed.
    */
   bootDigest?: string;
+  /** Its `expires-at` tag (a bake's builder keeps its release time across stages). */
+  expiresAt?: string;
 }
 
 /**

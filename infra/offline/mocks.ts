@@ -108,6 +108,38 @@ export const INVOKES = {
   clusterCredential: "alicloud:cs/getClusterCredential:getClusterCredential",
 } as const;
 
+/**
+ * One image as `ecs.getImages` lists it (alicloud 3.108 `GetImagesImage`, read from
+ * DescribeImages and DescribeTags): shared by the test and render answers to a look-up by id.
+ */
+export function imageRecord(i: {
+  id: string;
+  name: string;
+  ownerAlias: "self" | "system";
+  tags?: Record<string, string>;
+}): Record<string, unknown> {
+  return {
+    id: i.id,
+    imageId: i.id,
+    name: i.name,
+    imageOwnerAlias: i.ownerAlias,
+    architecture: "x86_64",
+    osType: "linux",
+    platform: "Ubuntu",
+    osName: "Ubuntu 22.04 64 bit",
+    status: "Available",
+    state: "Available",
+    progress: "100%",
+    size: 100,
+    usage: "instance",
+    isCopied: false,
+    isSelfShared: "",
+    isSubscribed: false,
+    isSupportIoOptimized: true,
+    ...(i.tags !== undefined && { tags: i.tags }),
+  };
+}
+
 /** Output names the cloud computes that the program reads, by resource type. */
 export const COMPUTED_OUTPUTS: Record<string, readonly string[]> = {
   "alicloud:ecs/eipAddress:EipAddress": ["ipAddress"],

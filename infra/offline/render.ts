@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse as parseYaml } from "yaml";
 import { gatewayEnvAcs } from "../acs/manifests";
+import { BAKED_TAG, digestOf } from "../bake/tags";
 import { gatewayCaddyfile, gatewayEnv } from "../common/gateway";
 import { stackNameIssues } from "../common/naming";
 import {
@@ -24,6 +25,7 @@ import {
   createMocks,
   INVOKES,
   type InvokeTable,
+  imageRecord,
   isSecretMarker,
   redactSecrets,
   waitForRegistrations,
@@ -44,7 +46,9 @@ export const PLACEHOLDER_ZONE = "<lookup:zone>";
  * first allowed zone), or in a marked placeholder zone when it asks for none. Everything else the
  * cloud decides is a clearly marked placeholder.
  */
-export function offlineInvokes(config: Pick<WanVaceConfig, "zones">): InvokeTable {
+export function offlineInvokes(
+  config: Pick<WanVaceConfig, "zones" | "image" | "gatewayImage">,
+): InvokeTable {
   const zones = config.zones.length > 0 ? [...config.zones] : [PLACEHOLDER_ZONE];
   return {
     [INVOKES.instanceTypes]: (inputs) => ({
@@ -62,11 +66,26 @@ export function offlineInvokes(config: Pick<WanVaceConfig, "zones">): InvokeTabl
         },
       ],
     }),
-    [INVOKES.images]: (inputs) => ({
-      id: "offline",
-      ids: [`<lookup:image ${String(inputs.nameRegex)}>`],
-      images: [{ id: `<lookup:image ${String(inputs.nameRegex)}>`, name: "<lookup>" }],
-    }),
+    [INVOKES.images]: (inputs) =>
+      // wan-vace:bakedImageId: render assumes the baked image holds the configured digests.
+      inputs.imageId !== undefined
+        ? {
+            id: "offline",
+            ids: [inputs.imageId],
+            images: [
+              imageRecord({
+                id: String(inputs.imageId),
+                name: "<lookup>",
+                ownerAlias: "self",
+                tags: bakedImageTagsFor(config),
+              }),
+            ],
+          }
+        : {
+            id: "offline",
+            ids: [`<lookup:image ${String(inputs.nameRegex)}>`],
+            images: [{ id: `<lookup:image ${String(inputs.nameRegex)}>`, name: "<lookup>" }],
+          },
     // Render shows a first deploy: no running instance to keep.
     [INVOKES.instances]: () => ({ id: "offline", ids: [], names: [], instances: [] }),
     // Render shows objects, never a cluster's credential.
@@ -88,11 +107,21 @@ export function offlineInvokes(config: Pick<WanVaceConfig, "zones">): InvokeTabl
   };
 }
 
+function bakedImageTagsFor(c: Pick<WanVaceConfig, "image" | "gatewayImage">) {
+  const tags: Record<string, string> = {};
+  const comfyui = digestOf(c.image);
+  const gateway = digestOf(c.gatewayImage);
+  if (comfyui) tags[BAKED_TAG.comfyuiDigest] = comfyui;
+  if (gateway) tags[BAKED_TAG.gatewayDigest] = gateway;
+  return tags;
+}
+
 export const PLACEHOLDER_NOTES = [
   `${PLACEHOLDER_ZONE}: chosen at deploy, the first zone where the instance type is in stock (with wan-vace:zones set, render shows the first of them)`,
   "instanceType: shown as the first preference; at deploy it is the first of wan-vace:instanceTypes in stock",
   "<lookup:image …>: the newest public image matching wan-vace:osImageNameRegex, found at deploy",
   "<lookup:account-id>: the deploying account, found at deploy",
+  "wan-vace:bakedImageId: render assumes the image exists and holds the configured image digests; preview checks its tags and warns for each image the boot will pull",
   `${PLACEHOLDER_COMPUTED}: generated or assigned by the cloud during deploy (EIP address, token, certificate)`,
   "<computed id of …>: the cloud resource id, assigned at deploy",
   "<lookup:kubeconfig>: the ACS cluster's credential, fetched at deploy (a secret; never rendered)",

@@ -56,6 +56,7 @@ export function bootEnv(s: BootSettings): string {
   ];
   // Only off the default, so a deploy's user-data (and its instance) stays as it was.
   if (s.mode !== undefined && s.mode !== "deploy") entries.push(["HOST_MODE", s.mode]);
+  if (s.bakedImageId !== undefined) entries.push(["BAKED_IMAGE_ID", s.bakedImageId]);
   const lines = entries.map(([key, raw]) => {
     const value = raw === undefined ? "" : String(raw);
     // Validation already restricts every field; this guards the quoting itself.

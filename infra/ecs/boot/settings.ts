@@ -16,6 +16,8 @@ export type BootMode = "deploy" | "bake" | "baked";
 export interface BootSettings {
   /** Default "deploy". */
   mode?: BootMode;
+  /** The `vace bake` image the instance boots from (mode "baked"): in boot.env, so a new one replaces the instance. */
+  bakedImageId?: string;
   /** Region id, e.g. "ap-southeast-1": the OOS and ECS API endpoints are regional. */
   region: string;
   /**
@@ -64,6 +66,12 @@ export function bootSettingsProblems(s: BootSettings): string[] {
     "mode",
     `unknown mode ${JSON.stringify(s.mode)}; use deploy, bake or baked`,
   );
+  if (s.bakedImageId !== undefined)
+    check(
+      /^m-[A-Za-z0-9]+$/.test(s.bakedImageId),
+      "bakedImageId",
+      "must be an image id like m-t4n0abc",
+    );
   check(
     /^[A-Za-z0-9_./-]{1,180}$/.test(s.secretParameterName),
     "secretParameterName",
