@@ -12,6 +12,7 @@ import type { Command } from "commander";
 import { ConfigError } from "../infra/config";
 import { writeFileAtomic } from "../ops/atomic-file";
 import {
+  type BakeProgress,
   BUILDER_TTL_MINUTES,
   bakeReport,
   bakeStackName,
@@ -49,19 +50,24 @@ export function parseWaitMinutes(value: string): number {
   return n;
 }
 
-/** The project's commit for the image's vace-commit tag: git, else CI's GITHUB_SHA, else "unknown". */
+/**
+ * The project's commit for the image's vace-commit tag: `git rev-parse HEAD`, else CI's $GITHUB_SHA.
+ * Checked before anything is created: the image stage would refuse a bake without one, after the
+ * builder had run for nothing.
+ */
 async function projectCommit(): Promise<string> {
-  try {
-    const { stdout } = await promisify(execFile)("git", ["rev-parse", "HEAD"], {
-      cwd: process.cwd(),
-    });
-    return stdout.trim();
-  } catch {
-    const sha = process.env.GITHUB_SHA;
-    if (sha) return sha;
-    say("not a git checkout and no $GITHUB_SHA: the image's vace-commit tag says unknown");
-    return "unknown";
-  }
+  const fromGit = await promisify(execFile)("git", ["rev-parse", "HEAD"], {
+    cwd: process.cwd(),
+  }).then(
+    (r) => r.stdout.trim(),
+    () => undefined,
+  );
+  const commit = fromGit || process.env.GITHUB_SHA;
+  if (commit && /^[0-9a-f]{7,40}$/.test(commit)) return commit;
+  throw new CliError(
+    LifecycleExit.usage,
+    "vace bake tags the image with the project's git commit and found none: run it in a git checkout of wan-vace, or set GITHUB_SHA",
+  );
 }
 
 export function registerBake(program: Command): void {
@@ -90,6 +96,7 @@ export function registerBake(program: Command): void {
             LifecycleExit.usage,
             `vace bake makes an ECS image; stack ${o.stack} has wan-vace:target ${config.target}`,
           );
+        const commit = await projectCommit();
         const { client, why } = cloudClient(config.region);
         if (!client)
           throw new CliError(
@@ -102,7 +109,6 @@ export function registerBake(program: Command): void {
         say(
           `builder ${worstCase(priceFor(config.instanceTypes[0], config.region), BUILDER_TTL_MINUTES)}`,
         );
-        const commit = await projectCommit();
         const stack = await openBakeStack({
           source: { root: process.cwd(), stack: o.stack, configFile },
           driver: driverOptions(),
@@ -117,6 +123,9 @@ export function registerBake(program: Command): void {
         });
         const { signal, release } = interrupts();
         try {
+          const file = join(outDir, "bake.json");
+          const record = (r: BakeProgress) =>
+            writeFileAtomic(file, `${JSON.stringify(bakeReport(r), null, 2)}\n`);
           const result = await runBake({
             stack,
             builder: {
@@ -128,9 +137,10 @@ export function registerBake(program: Command): void {
             cloud: taggedWithStack(client, name),
             signal,
             log: say,
+            secrets: stack.secretValues(),
+            onProgress: record,
           });
-          const file = join(outDir, "bake.json");
-          await writeFileAtomic(file, `${JSON.stringify(bakeReport(result), null, 2)}\n`);
+          await record(result);
           if (result.imageId) {
             say(`image ${result.imageId}; deploy from it with:`);
             say(`  pulumi config set wan-vace:bakedImageId ${result.imageId} --stack ${o.stack}`);

@@ -43,8 +43,12 @@ interface Run {
   done: Promise<{ code: number | null; output: string }>;
 }
 
-/** What every command sees: the loopback cloud, its key, and a step-summary file. */
+/** The commit a CI run names ($GITHUB_SHA): `vace bake` tags its image with it. */
+const COMMIT = "89abcdef0123456789abcdef0123456789abcdef";
+
+/** What every command sees: the loopback cloud, its key, a step-summary file, CI's commit. */
 const cloudEnv = () => ({
+  GITHUB_SHA: COMMIT,
   ALIBABA_CLOUD_ACCESS_KEY_ID: FAKE_KEY.accessKeyId,
   ALIBABA_CLOUD_ACCESS_KEY_SECRET: FAKE_KEY.accessKeySecret,
   WAN_VACE_ALIYUN_URL: cloud.endpoint("").replace(/\/$/, ""),
@@ -365,7 +369,6 @@ describe("vace bake (docs/cold-start.md, Baking an image)", () => {
     toolkit: "1.17.8",
     kernel: "5.15.0-157-generic",
   };
-  const SHA = "89abcdef0123456789abcdef0123456789abcdef";
   const stages = {
     builder: {
       bakeStage: "builder",
@@ -384,13 +387,13 @@ describe("vace bake (docs/cold-start.md, Baking an image)", () => {
   it("bakes, prints how to deploy from the image, writes bake.json, destroys the bake stack: exit 0", async () => {
     fake.script({ stageOutputs: stages });
     builder("Stopped", `boot\nWAN_VACE_BAKE_RESULT ${JSON.stringify({ ok: true, ...CONTENTS })}\n`);
-    const { code, output } = await vace(["bake", "--out", out], { GITHUB_SHA: SHA });
+    const { code, output } = await vace(["bake", "--out", out]);
     expect(code, output).toBe(0);
     expect(output).toContain("pulumi config set wan-vace:bakedImageId m-clibaked01 --stack dev");
     const report = JSON.parse(await readFile(join(out, "bake.json"), "utf8"));
     expect(report).toMatchObject({
       imageId: "m-clibaked01",
-      contents: { ...CONTENTS, commit: SHA },
+      contents: { ...CONTENTS, commit: COMMIT },
       destroyed: true,
       exitCode: 0,
       stack: "dev-bake",
@@ -416,7 +419,7 @@ describe("vace bake (docs/cold-start.md, Baking an image)", () => {
     expect(report).toMatchObject({ interrupted: true, phase: "wait", destroyed: true });
   });
 
-  it("usage errors exit 2 before any pulumi call: the timeout, an ACS stack, no credentials", async () => {
+  it("usage errors exit 2 before any pulumi call: the timeout, an ACS stack, no commit, no credentials", async () => {
     for (const t of ["0", "91", "1.5", "soon"]) {
       const r = await vace(["bake", "--timeout-minutes", t]);
       expect(r.code, t).toBe(2);
@@ -432,7 +435,10 @@ describe("vace bake (docs/cold-start.md, Baking an image)", () => {
     const a = await vace(["bake", "--config", acs]);
     expect(a.code).toBe(2);
     expect(a.output).toContain("vace bake makes an ECS image; stack dev has wan-vace:target acs");
-    const c = await vace(["bake"], { ALIBABA_CLOUD_ACCESS_KEY_ID: "" });
+    const g = await vace(["bake"], { GITHUB_SHA: "" });
+    expect(g.code).toBe(2);
+    expect(g.output).toContain("tags the image with the project's git commit and found none");
+    const c = await vace(["bake"], { ALIBABA_CLOUD_ACCESS_KEY_ID: "", GITHUB_SHA: "abcdef0" });
     expect(c.code).toBe(2);
     expect(c.output).toContain("needs the cloud: no cloud credentials");
     expect(fake.calls()).toEqual([]);

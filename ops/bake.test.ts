@@ -12,6 +12,7 @@ import { useFakeCloud } from "../test/doubles/alibaba";
 import { FAKE_KEY, type FakeResource } from "../test/doubles/alibaba/server";
 import { type FakeScript, useFakePulumi } from "../test/doubles/pulumi";
 import {
+  type BakeProgress,
   type BakeStack,
   bakeReport,
   consoleTail,
@@ -92,9 +93,12 @@ function linked(d: StackDriver): BakeStack {
   };
 }
 
-async function bake(opts: { signal?: AbortSignal; timeoutMs?: number; script?: FakeScript } = {}) {
+async function bake(
+  opts: { signal?: AbortSignal; timeoutMs?: number; script?: FakeScript; secrets?: string[] } = {},
+) {
   fake.script({ stageOutputs: STAGES, ...opts.script });
   const log: string[] = [];
+  const progress: BakeProgress[] = [];
   const rpc = client();
   const stack = await openBakeStack({
     source: { root: fake.workDir(), stack: "dev", env: {} },
@@ -113,8 +117,12 @@ async function bake(opts: { signal?: AbortSignal; timeoutMs?: number; script?: F
     cloud: taggedWithStack(rpc, "dev-bake"),
     signal: opts.signal ?? new AbortController().signal,
     log: (l) => log.push(l),
+    secrets: opts.secrets,
+    onProgress: async (p) => {
+      progress.push(structuredClone(p));
+    },
   });
-  return { result, log: log.join("\n"), report: bakeReport(result) };
+  return { result, log: log.join("\n"), report: bakeReport(result), progress };
 }
 
 /** The config values the bake stack got from `pulumi config set`, in order. */
@@ -138,8 +146,15 @@ const ups = () => fake.commands().filter((c) => c === "up").length;
 describe("vace bake: the bake stack is destroyed on every path", () => {
   it("success: builder, verdict, image, destroy; exit 0 and the image id", async () => {
     builderInCloud(console_(verdictLine({ ok: true, ...CONTENTS })));
-    const { result, report, log } = await bake();
+    const { result, report, log, progress } = await bake();
     expect(result.exitCode, log).toBe(LifecycleExit.ok);
+    // bake.json is rewritten after each stage: a process killed mid-way still named its builder.
+    expect(progress.map((p) => [p.phase, p.builder.instanceId, bakeReport(p).finished])).toEqual([
+      ["wait", BUILDER, false],
+      ["image", BUILDER, false],
+      ["done", BUILDER, false],
+    ]);
+    expect(bakeReport(result).finished).toBe(true);
     expect(report).toMatchObject({
       imageId: "m-t4n0bakedimage01",
       contents: { ...CONTENTS, commit: COMMIT },
@@ -224,6 +239,52 @@ describe("vace bake: the bake stack is destroyed on every path", () => {
     expect(report).toMatchObject({ phase: "image", imageId: null, contents: { commit: COMMIT } });
     expect(ups()).toBe(2);
     expectTornDown();
+  });
+
+  it("an interrupt during stage 2: the image update is cancelled, then destroyed; exit 4", async () => {
+    builderInCloud(console_(verdictLine({ ok: true, ...CONTENTS })));
+    const controller = new AbortController();
+    const hanging = (async () => {
+      while (!existsSync(join(fake.stateDir(), "hanging")))
+        await new Promise((r) => setTimeout(r, 20));
+      controller.abort();
+    })();
+    const { result, report } = await bake({
+      signal: controller.signal,
+      script: { hang: "up image" },
+    });
+    await hanging;
+    expect(result.exitCode).toBe(LifecycleExit.deployFailed);
+    expect(report).toMatchObject({ phase: "image", interrupted: true, imageId: null });
+    expect(fake.calls().find((c) => c.signal)?.signal).toBe("SIGINT");
+    expect(fake.commands().indexOf("cancel")).toBeGreaterThan(fake.commands().lastIndexOf("up"));
+    expectTornDown();
+  });
+
+  it("the console API refuses (say, no ecs:GetInstanceConsoleOutput): exit 1, destroyed", async () => {
+    builderInCloud(console_(verdictLine({ ok: true, ...CONTENTS })));
+    cloud().faults.push({
+      action: "GetInstanceConsoleOutput",
+      code: "Forbidden.RAM",
+      status: 403,
+      times: "always",
+    });
+    const { result, report } = await bake();
+    expect(result.exitCode).toBe(LifecycleExit.bakeFailed);
+    expect(report.error).toMatch(/GetInstanceConsoleOutput: Forbidden\.RAM/);
+    expect(ups()).toBe(1);
+    expectTornDown();
+  });
+
+  it("a secret a builder echoed never reaches the log or bake.json", async () => {
+    const secret = "acr-password-the-builder-should-not-print";
+    builderInCloud(
+      console_(`docker login -p ${secret}`, verdictLine({ ok: false, error: secret })),
+    );
+    const { report, log } = await bake({ secrets: [secret] });
+    expect(JSON.stringify(report)).not.toContain(secret);
+    expect(log).not.toContain(secret);
+    expect(report.consoleTail).toContain("docker login -p [redacted]");
   });
 
   it("an interrupt during stage 1: SIGINT to pulumi, cancel, destroy; exit 4", async () => {

@@ -117,6 +117,10 @@ export interface BakeOptions {
   signal: AbortSignal;
   log: (line: string) => void;
   now?: () => Date;
+  /** Values never to print (the stack's secrets): a builder's console could echo one. */
+  secrets?: string[];
+  /** Told after each stage, so bake.json names the builder even if this process dies later. */
+  onProgress?: (progress: BakeProgress) => Promise<void>;
 }
 
 export type BakePhase = "builder" | "wait" | "image" | "done";
@@ -140,6 +144,10 @@ export interface BakeResult {
   consoleTail?: string[];
   teardown: TeardownResult;
 }
+
+/** A bake under way: no exit code or teardown yet. */
+export type BakeProgress = Omit<BakeResult, "exitCode" | "teardown"> &
+  Partial<Pick<BakeResult, "exitCode" | "teardown">>;
 
 /** A failure the bake reports with its exit code (the error's message is the whole story). */
 class BakeFailure extends Error {
@@ -173,12 +181,14 @@ export async function runBake(o: BakeOptions): Promise<BakeResult> {
     o.log(`builder ${id} is up (released by ECS at ${result.builder.autoReleaseTime ?? "?"})`);
 
     result.phase = "wait";
+    await progress(o, result);
     const contents = await waitForVerdict(o, id, result.builder);
     result.builderSeconds = seconds(started, now());
     result.contents = { ...contents, commit: o.commit };
     o.log(`builder verdict ok after ${result.builderSeconds}s: ${JSON.stringify(result.contents)}`);
 
     result.phase = "image";
+    await progress(o, result);
     o.log(`bake stage 2/2 (image) in ${o.stack.name}`);
     await o.stack.setConfig(CONTENTS_KEY, JSON.stringify(result.contents));
     await o.stack.setConfig(STAGE_KEY, "image");
@@ -195,9 +205,11 @@ export async function runBake(o: BakeOptions): Promise<BakeResult> {
       `image ${imageId} created in ${result.imageSeconds}s; it stays after the bake stack goes`,
     );
     result.phase = "done";
+    await progress(o, result);
   } catch (e) {
-    result.error = firstLine(e);
-    if (e instanceof BakeFailure && e.consoleTail) result.consoleTail = e.consoleTail;
+    result.error = redact(firstLine(e), o.secrets);
+    if (e instanceof BakeFailure && e.consoleTail)
+      result.consoleTail = e.consoleTail.map((l) => redact(l, o.secrets));
     o.log(`bake FAILED in stage ${result.phase}: ${result.error}`);
     for (const l of result.consoleTail ?? []) o.log(`  console | ${l}`);
     const updating = result.phase === "builder" || result.phase === "image";
@@ -228,6 +240,20 @@ export async function runBake(o: BakeOptions): Promise<BakeResult> {
         ? LifecycleExit.bakeFailed
         : LifecycleExit.deployFailed;
   return { ...result, exitCode, interrupted: o.signal.aborted, teardown: t };
+}
+
+/** Reports progress; a failure to record it is logged, never fatal to the bake. */
+async function progress(o: BakeOptions, result: Omit<BakeProgress, "interrupted">): Promise<void> {
+  await o
+    .onProgress?.({ ...result, interrupted: o.signal.aborted })
+    .catch((e) => o.log(`could not record progress: ${firstLine(e)}`));
+}
+
+/** `text` with every secret value replaced (values too short to be secrets are left alone). */
+export function redact(text: string, secrets: readonly string[] = []): string {
+  return secrets
+    .filter((s) => s.length >= 8)
+    .reduce((out, s) => out.split(s).join("[redacted]"), text);
 }
 
 function stringOutput(outputs: Outputs, key: string): string {
@@ -302,16 +328,21 @@ async function findBuilder(o: BakeOptions, builder: BakeResult["builder"]): Prom
   if (t) builder.autoReleaseTime = isoTime(t);
 }
 
-/** bake.json: the contract's keys first ({imageId, contents, builderSeconds, imageSeconds, destroyed}). */
-export function bakeReport(r: BakeResult) {
+/**
+ * bake.json: the contract's keys first ({imageId, contents, builderSeconds, imageSeconds, destroyed}),
+ * written after each stage and at the end.
+ */
+export function bakeReport(r: BakeProgress) {
   return {
     imageId: r.imageId ?? null,
     contents: r.contents ?? null,
     builderSeconds: r.builderSeconds ?? null,
     imageSeconds: r.imageSeconds ?? null,
-    destroyed: r.teardown.ok,
+    destroyed: r.teardown?.ok ?? false,
     ok: r.exitCode === LifecycleExit.ok,
-    exitCode: r.exitCode,
+    /** false while the bake runs: a bake.json left so names a run that died (see builder). */
+    finished: r.exitCode !== undefined,
+    exitCode: r.exitCode ?? null,
     stack: r.stack,
     phase: r.phase,
     interrupted: r.interrupted,
@@ -320,7 +351,7 @@ export function bakeReport(r: BakeResult) {
       instanceId: r.builder.instanceId ?? null,
       autoReleaseTime: r.builder.autoReleaseTime ?? null,
     },
-    remaining: r.teardown.remaining,
+    remaining: r.teardown?.remaining ?? null,
     consoleTail: r.consoleTail ?? null,
   };
 }

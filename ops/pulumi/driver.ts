@@ -90,6 +90,8 @@ export async function listStacks(opts: DriverOptions): Promise<string[]> {
 
 /** One stack, driven step by step. Each method streams the CLI's output through `write`. */
 export class StackDriver {
+  private readonly secrets: string[] = [];
+
   private constructor(
     readonly name: string,
     private readonly stack: Stack,
@@ -171,8 +173,14 @@ export class StackDriver {
     await this.stack.setConfig(key, { value, secret: false });
   }
 
+  /** The secret values this process set on the stack (kept in memory only, to redact them). */
+  secretValues(): string[] {
+    return [...this.secrets];
+  }
+
   /** `pulumi config set --secret KEY` with the value on stdin, never in a process's arguments. */
   async setSecret(key: string, value: string): Promise<void> {
+    this.secrets.push(value);
     await pulumiWithStdin(
       ["config", "set", "--secret", key, "--stack", this.name],
       value,
