@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   FAKE_KEY,
@@ -333,5 +335,21 @@ describe("vace reap: expired stacks (fake pulumi on PATH)", () => {
     });
     expect(fake.commands().slice(before)).not.toContain("destroy");
     expect(log).toContain(`[dry run] stack old expired at ${PAST}: destroying`);
+  });
+});
+
+describe("the reaper's RAM permissions (docs/ci.md)", () => {
+  it("docs/ci.md names every API action a sweep of ECS and ACS leftovers calls", async () => {
+    cloud.resources = [...lost(), ...lostAcs(), ...others()];
+    const r = await sweep(false, () => {});
+    expect(r.failed).toEqual([]);
+    // A call is recorded as `Action` or `Action id`; its service comes from the endpoint's table.
+    const actions = new Set(cloud.calls.map((c) => c.split(" ")[0] ?? ""));
+    expect(actions.size).toBeGreaterThan(20);
+    const doc = readFileSync(join(__dirname, "..", "docs", "ci.md"), "utf8");
+    const listed = new Set(
+      [...doc.matchAll(/`(?:ecs|vpc|ram|oos|slb|cs):([A-Za-z0-9]+)`/g)].map((m) => m[1]),
+    );
+    expect([...actions].filter((a) => !listed.has(a)).sort()).toEqual([]);
   });
 });
