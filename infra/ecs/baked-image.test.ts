@@ -19,7 +19,7 @@ import { autoReleaseTime } from "../common/ttl";
 import { loadConfig } from "../config";
 import { INVOKES } from "../offline/mocks";
 import { EcsDeployment } from ".";
-import { bakedImageFound } from "./baked-image";
+import { bakedHostDrift, bakedImageFound } from "./baked-image";
 import { decodeUserData } from "./boot";
 
 const R = REPO;
@@ -94,5 +94,17 @@ describe("deploying from a baked image", () => {
     expect(() => bakedImageFound([], "m-t4n0gone", "ap-southeast-1")).toThrow(
       /^wan-vace:bakedImageId: no available image m-t4n0gone of this account in ap-southeast-1; run vace bake/,
     );
+  });
+
+  it("warns when the baked host differs from what this code installs (a baked boot installs nothing)", () => {
+    // The fixture's bake matches today's pins and the default apt branch 580.
+    const apt = { driver: { mode: "apt", branch: "580" } } as const;
+    expect(bakedHostDrift(tags, apt)).toEqual([]);
+    const older = { ...tags, "vace-docker": "26.1.4", "vace-driver": "570.133.20" };
+    expect(bakedHostDrift(older, apt)).toEqual([
+      "wan-vace:bakedImageId: the image has Docker 26.1.4, this configuration installs 5:27.5.1-1~ubuntu.22.04~jammy; a baked boot installs nothing: re-bake (vace bake) to change it",
+      "wan-vace:bakedImageId: the image has NVIDIA driver 570.133.20, this configuration installs branch 580; a baked boot installs nothing: re-bake (vace bake) to change it",
+    ]);
+    expect(bakedHostDrift(undefined, apt)).toHaveLength(3);
   });
 });

@@ -5,13 +5,14 @@
  */
 import * as alicloud from "@pulumi/alicloud";
 import * as pulumi from "@pulumi/pulumi";
-import { bakedImageDrift } from "../bake/tags";
+import { BAKED_TAG, bakedImageDrift } from "../bake/tags";
 import type { WanVaceConfig } from "../config";
+import { HOST_PINS } from "./boot";
 
 /** The image id, once the image is found; warnings for what its boot will pull. */
 export function checkedBakedImage(
   imageId: string,
-  c: Pick<WanVaceConfig, "image" | "gatewayImage" | "region">,
+  c: Pick<WanVaceConfig, "image" | "gatewayImage" | "region" | "driver">,
   opts: pulumi.InvokeOptions,
   parent?: pulumi.Resource,
 ): pulumi.Output<string> {
@@ -20,7 +21,8 @@ export function checkedBakedImage(
   // still being created is not found); tags come from DescribeTags for each image.
   return alicloud.ecs.getImagesOutput({ imageId, owners: "self" }, opts).apply((r) => {
     const image = bakedImageFound(r.images, imageId, c.region);
-    for (const line of bakedImageDrift(image.tags, c)) pulumi.log.warn(line, parent);
+    for (const line of [...bakedImageDrift(image.tags, c), ...bakedHostDrift(image.tags, c)])
+      pulumi.log.warn(line, parent);
     return image.id;
   });
 }
@@ -38,4 +40,32 @@ export function bakedImageFound<T extends { id: string }>(
     );
   }
   return image;
+}
+
+/**
+ * What the baked host has that this code would not install: a baked boot installs nothing, so a
+ * newer pin (Docker, the toolkit) or another driver takes a re-bake. One line per difference.
+ */
+export function bakedHostDrift(
+  tags: Record<string, string> | undefined,
+  c: Pick<WanVaceConfig, "driver">,
+): string[] {
+  const lines: string[] = [];
+  const differs = (what: string, baked: string | undefined, wanted: string) =>
+    lines.push(
+      `wan-vace:bakedImageId: the image has ${what} ${baked ?? "(no record)"}, this configuration installs ${wanted}; a baked boot installs nothing: re-bake (vace bake) to change it`,
+    );
+  const docker = tags?.[BAKED_TAG.docker];
+  // docker reports 27.5.1 for the package version 5:27.5.1-1~ubuntu.22.04~jammy.
+  if (docker === undefined || !HOST_PINS.dockerVersion.includes(`:${docker}-`))
+    differs("Docker", docker, HOST_PINS.dockerVersion);
+  const toolkit = tags?.[BAKED_TAG.toolkit];
+  if (toolkit !== HOST_PINS.nvidiaToolkitVersion)
+    differs("nvidia-container-toolkit", toolkit, HOST_PINS.nvidiaToolkitVersion);
+  const driver = tags?.[BAKED_TAG.driver];
+  if (c.driver.mode === "apt" && !driver?.startsWith(`${c.driver.branch}.`))
+    differs("NVIDIA driver", driver, `branch ${c.driver.branch}`);
+  if (c.driver.mode === "auto-install" && driver !== c.driver.driverVersion)
+    differs("NVIDIA driver", driver, c.driver.driverVersion);
+  return lines;
 }

@@ -19,7 +19,7 @@ import {
   SECRET_KEYS,
   type WanVaceConfig,
 } from "../config";
-import { decodeUserData } from "../ecs/boot";
+import { decodeUserData, HOST_PINS } from "../ecs/boot";
 import {
   COMPUTED_OUTPUTS,
   createMocks,
@@ -47,7 +47,7 @@ export const PLACEHOLDER_ZONE = "<lookup:zone>";
  * cloud decides is a clearly marked placeholder.
  */
 export function offlineInvokes(
-  config: Pick<WanVaceConfig, "zones" | "image" | "gatewayImage">,
+  config: Pick<WanVaceConfig, "zones" | "image" | "gatewayImage" | "driver">,
 ): InvokeTable {
   const zones = config.zones.length > 0 ? [...config.zones] : [PLACEHOLDER_ZONE];
   return {
@@ -107,8 +107,14 @@ export function offlineInvokes(
   };
 }
 
-function bakedImageTagsFor(c: Pick<WanVaceConfig, "image" | "gatewayImage">) {
-  const tags: Record<string, string> = {};
+/** Tags of a baked image that holds what this config and code would install (render's assumption). */
+function bakedImageTagsFor(c: Pick<WanVaceConfig, "image" | "gatewayImage" | "driver">) {
+  const tags: Record<string, string> = {
+    [BAKED_TAG.docker]: HOST_PINS.dockerVersion.replace(/^\d+:/, "").replace(/-.*$/, ""),
+    [BAKED_TAG.toolkit]: HOST_PINS.nvidiaToolkitVersion,
+  };
+  if (c.driver.mode === "apt") tags[BAKED_TAG.driver] = `${c.driver.branch}.0`;
+  if (c.driver.mode === "auto-install") tags[BAKED_TAG.driver] = c.driver.driverVersion;
   const comfyui = digestOf(c.image);
   const gateway = digestOf(c.gatewayImage);
   if (comfyui) tags[BAKED_TAG.comfyuiDigest] = comfyui;
@@ -121,7 +127,7 @@ export const PLACEHOLDER_NOTES = [
   "instanceType: shown as the first preference; at deploy it is the first of wan-vace:instanceTypes in stock",
   "<lookup:image …>: the newest public image matching wan-vace:osImageNameRegex, found at deploy",
   "<lookup:account-id>: the deploying account, found at deploy",
-  "wan-vace:bakedImageId: render assumes the image exists and holds the configured image digests; preview checks its tags and warns for each image the boot will pull",
+  "wan-vace:bakedImageId: render assumes the image exists and holds the configured image digests and what this code installs; preview checks its tags and warns for each image the boot will pull",
   `${PLACEHOLDER_COMPUTED}: generated or assigned by the cloud during deploy (EIP address, token, certificate)`,
   "<computed id of …>: the cloud resource id, assigned at deploy",
   "<lookup:kubeconfig>: the ACS cluster's credential, fetched at deploy (a secret; never rendered)",
