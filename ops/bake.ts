@@ -11,7 +11,8 @@
  * Where the destroy cannot finish, the builder's own autoReleaseTime still releases it: the result
  * names the instance and that time.
  */
-import { z } from "zod";
+import { BAKE_TTL_MINUTES } from "../infra/bake/plan";
+import { type BakeContents, parseBakeContents } from "../infra/config";
 import type { InstanceState } from "./cloud/instance";
 import { ecsTime } from "./cloud/inventory";
 import type { E2eStack } from "./e2e";
@@ -24,28 +25,23 @@ import { type CloudCheck, firstLine, type TeardownResult, teardown } from "./tea
 export const VERDICT_PREFIX = "WAN_VACE_BAKE_RESULT";
 export const STAGE_KEY = "wan-vace:bakeStage";
 export const CONTENTS_KEY = "wan-vace:bakeContents";
-/** The builder's autoReleaseTime is its creation + this (BAKE-CONTRACT: infra's BAKE_TTL_MINUTES). */
-export const BUILDER_TTL_MINUTES = 120;
+/** The builder's autoReleaseTime is at most this long after its creation (infra/bake). */
+export const BUILDER_TTL_MINUTES = BAKE_TTL_MINUTES;
 /** The longest wait allowed: the image stage needs the builder's disk before the TTL releases it. */
 export const MAX_WAIT_MINUTES = 90;
 export const DEFAULT_WAIT_MINUTES = 60;
+/** How long the program lets CreateImage run (infra/bake's create timeout). */
+export const IMAGE_STAGE_MINUTES = 60;
 
 /** The bake stack's name for a source stack. */
 export const bakeStackName = (stack: string) => `${stack}-bake`;
 
-const text = z.string().trim().min(1);
-/** What the builder reports on success; every value is shown in the image's tags. */
-const Contents = z.object({
-  comfyuiImage: text,
-  gatewayImage: text,
-  driver: text,
-  docker: text,
-  toolkit: text,
-  kernel: text,
-});
-export type BakeContents = z.infer<typeof Contents>;
-
-export type Verdict = { ok: true; contents: BakeContents } | { ok: false; error: string };
+/**
+ * The verdict as the builder printed it. A pass carries its fields unchecked here: they are checked,
+ * with the commit, by the parser the program itself applies to wan-vace:bakeContents, so a verdict
+ * the image stage would refuse fails the wait instead, before the image stage runs.
+ */
+export type Verdict = { ok: true; fields: Record<string, unknown> } | { ok: false; error: string };
 
 /** Terminal escapes and carriage returns a serial console carries around its lines. */
 const sanitize = (s: string) =>
@@ -75,12 +71,8 @@ export function parseVerdict(consoleText: string): Verdict | undefined {
     return { ok: false, error: typeof error === "string" && error ? error : "(no error given)" };
   }
   if (ok !== true) return { ok: false, error: `the verdict line has no boolean "ok": ${json}` };
-  const contents = Contents.safeParse(body);
-  if (!contents.success) {
-    const missing = contents.error.issues.map((i) => i.path.join(".")).join(", ");
-    return { ok: false, error: `the verdict says ok but lacks ${missing}: ${json}` };
-  }
-  return { ok: true, contents: contents.data };
+  const { ok: _, ...fields } = body as Record<string, unknown>;
+  return { ok: true, fields };
 }
 
 /** The console's last `lines` non-blank lines, for a failure message. */
@@ -135,7 +127,7 @@ export interface BakeResult {
   error?: string;
   imageId?: string;
   /** What the builder reported, plus the commit: the image's tags. */
-  contents?: BakeContents & { commit: string };
+  contents?: BakeContents;
   builder: { instanceId?: string; autoReleaseTime?: string };
   /** Stage 1 up to the builder's power-off. */
   builderSeconds?: number;
@@ -182,13 +174,13 @@ export async function runBake(o: BakeOptions): Promise<BakeResult> {
 
     result.phase = "wait";
     await progress(o, result);
-    const contents = await waitForVerdict(o, id, result.builder);
+    result.contents = await waitForVerdict(o, id, result.builder);
     result.builderSeconds = seconds(started, now());
-    result.contents = { ...contents, commit: o.commit };
     o.log(`builder verdict ok after ${result.builderSeconds}s: ${JSON.stringify(result.contents)}`);
 
     result.phase = "image";
     await progress(o, result);
+    warnIfReleasedSoon(o, result.builder.autoReleaseTime, now());
     o.log(`bake stage 2/2 (image) in ${o.stack.name}`);
     await o.stack.setConfig(CONTENTS_KEY, JSON.stringify(result.contents));
     await o.stack.setConfig(STAGE_KEY, "image");
@@ -240,6 +232,15 @@ export async function runBake(o: BakeOptions): Promise<BakeResult> {
         ? LifecycleExit.bakeFailed
         : LifecycleExit.deployFailed;
   return { ...result, exitCode, interrupted: o.signal.aborted, teardown: t };
+}
+
+/** The image needs the builder's disk: say so when ECS may release it before CreateImage is done. */
+function warnIfReleasedSoon(o: BakeOptions, releaseAt: string | undefined, at: Date): void {
+  const left = releaseAt ? (Date.parse(releaseAt) - at.getTime()) / 60_000 : Number.NaN;
+  if (left < IMAGE_STAGE_MINUTES)
+    o.log(
+      `warning: ECS releases the builder at ${releaseAt}, in ${Math.max(0, Math.floor(left))} min, and the image may take up to ${IMAGE_STAGE_MINUTES}; if the image stage fails, bake again with a shorter build`,
+    );
 }
 
 /** Reports progress; a failure to record it is logged, never fatal to the bake. */
@@ -305,7 +306,13 @@ async function waitForVerdict(
       consoleTail(text),
     );
   if (!verdict.ok) throw new BakeFailure(`the builder failed: ${verdict.error}`, consoleTail(text));
-  return verdict.contents;
+  const checked = parseBakeContents({ ...verdict.fields, commit: o.commit });
+  if (!checked.ok)
+    throw new BakeFailure(
+      `the builder's verdict cannot tag an image: ${checked.errors.map((e) => e.message).join("; ")}`,
+      consoleTail(text),
+    );
+  return checked.contents;
 }
 
 const duration = (ms: number) =>
