@@ -202,4 +202,23 @@ describe("vace status: cold start from both sides", () => {
       formatBoot({ boots: 1, phases: [{ phase: "gateway", at: "x", sinceCloudInitS: null }] }),
     ).toBe("gateway");
   });
+
+  it("says for the images phase how many images the host had and how many it pulled (a baked image)", () => {
+    const phase = (name: string, s: number, detail?: Record<string, unknown>) => ({
+      phase: name,
+      at: "x",
+      sinceCloudInitS: s,
+      ...(detail && { detail }),
+    });
+    const boot = {
+      boots: 1,
+      phases: [
+        phase("cloud-init", 0),
+        phase("images", 40, { present: ["r/comfyui@sha256:a"], pulled: ["r/gateway@sha256:b"] }),
+      ],
+    };
+    expect(formatBoot(boot)).toBe(
+      "cloud-init +0s, images (1 present, 1 pulled) +40s (40s from cloud-init)",
+    );
+  });
 });

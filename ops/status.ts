@@ -157,12 +157,21 @@ const duration = (s: number) => {
     : `${whole}s`;
 };
 
+/** The `images` phase's record (boot_timeline.py): how many were baked in and how many pulled. */
+function imagesNote(detail: Record<string, unknown> | undefined): string {
+  const count = (k: string) => (Array.isArray(detail?.[k]) ? (detail[k] as unknown[]).length : 0);
+  return detail && (Array.isArray(detail.present) || Array.isArray(detail.pulled))
+    ? ` (${count("present")} present, ${count("pulled")} pulled)`
+    : "";
+}
+
 /** Pure: the boot timeline on one line, each phase with the time it took after the one before. */
 export function formatBoot(boot: NonNullable<ColdStartReport["instance"]>): string {
   let previous = 0;
   const steps = boot.phases.map((p) => {
-    if (p.sinceCloudInitS === null) return p.phase;
-    const step = `${p.phase} +${duration(p.sinceCloudInitS - previous)}`;
+    const name = `${p.phase}${imagesNote(p.detail)}`;
+    if (p.sinceCloudInitS === null) return name;
+    const step = `${name} +${duration(p.sinceCloudInitS - previous)}`;
     previous = p.sinceCloudInitS;
     return step;
   });
