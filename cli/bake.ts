@@ -17,6 +17,7 @@ import {
   bakeReport,
   bakeStackName,
   DEFAULT_WAIT_MINUTES,
+  destroyLeftover,
   MAX_WAIT_MINUTES,
   runBake,
 } from "../ops/bake";
@@ -24,7 +25,7 @@ import { openBakeStack } from "../ops/bake-config";
 import { consoleOutput, describeInstance } from "../ops/cloud/instance";
 import { taggedWithStack } from "../ops/cloud/inventory";
 import { LifecycleError, LifecycleExit } from "../ops/errors";
-import { listStacks } from "../ops/pulumi/driver";
+import { listStacks, StackDriver } from "../ops/pulumi/driver";
 import { priceFor, worstCase } from "../ops/spend";
 import { firstLine } from "../ops/teardown";
 import { CliError } from "./errors";
@@ -109,11 +110,21 @@ export function registerBake(program: Command): void {
         say(
           `builder ${worstCase(priceFor(config.instanceTypes[0], config.region), BUILDER_TTL_MINUTES)}`,
         );
-        const stack = await openBakeStack({
-          source: { root: process.cwd(), stack: o.stack, configFile },
-          driver: driverOptions(),
-          sourceInBackend: (await listStacks(driverOptions())).includes(o.stack),
-        }).catch((e: unknown) => {
+        const cloud = taggedWithStack(client, name);
+        const prepare = async () => {
+          const names = await listStacks(driverOptions());
+          if (names.includes(name))
+            await destroyLeftover(await StackDriver.open(name, driverOptions()), {
+              cloud,
+              log: say,
+            });
+          return openBakeStack({
+            source: { root: process.cwd(), stack: o.stack, configFile },
+            driver: driverOptions(),
+            sourceInBackend: names.includes(o.stack),
+          });
+        };
+        const stack = await prepare().catch((e: unknown) => {
           // A backend that refuses (a wrong passphrase, no access to the state bucket): nothing ran.
           if (e instanceof LifecycleError || e instanceof ConfigError) throw e;
           throw new LifecycleError(
@@ -134,7 +145,7 @@ export function registerBake(program: Command): void {
             },
             commit,
             timeoutMs: minutes * 60_000,
-            cloud: taggedWithStack(client, name),
+            cloud,
             signal,
             log: say,
             secrets: stack.secretValues(),

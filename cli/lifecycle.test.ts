@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { StackDriver } from "../ops/pulumi/driver";
 import { FAKE_KEY, type FakeCloud, startFakeCloud } from "../test/doubles/alibaba/server";
 import { startComfyDouble } from "../test/doubles/comfyui/server";
 import { DEPLOYED_OUTPUTS, useFakePulumi } from "../test/doubles/pulumi";
@@ -402,6 +403,25 @@ describe("vace bake (docs/cold-start.md, Baking an image)", () => {
     // bake.json is renamed into place: no partial file is ever left beside it.
     const { readdir } = await import("node:fs/promises");
     expect((await readdir(out)).filter((f) => f.includes("bake"))).toEqual(["bake.json"]);
+  });
+
+  it("a bake stack an earlier run left is destroyed first, so its old builder is never reused", async () => {
+    fake.script({ stageOutputs: stages });
+    const driver = { workDir: fake.workDir(), write: () => {} };
+    const left = await StackDriver.open("dev-bake", driver, { create: true });
+    await left.setConfig("wan-vace:bakeStage", "builder");
+    await left.up();
+    builder("Stopped", `WAN_VACE_BAKE_RESULT ${JSON.stringify({ ok: true, ...CONTENTS })}\n`);
+    const { code, output } = await vace(["bake", "--out", out]);
+    expect(code, output).toBe(0);
+    expect(output).toContain(
+      "an earlier bake left stack dev-bake: destroying it before this one starts",
+    );
+    const cmds = fake.commands();
+    const firstRm = cmds.indexOf("stack rm");
+    expect(cmds.slice(0, firstRm)).toContain("destroy");
+    expect(cmds.slice(firstRm).filter((c) => c === "up")).toHaveLength(2);
+    expect(fake.stacks()).toEqual({});
   });
 
   it("SIGINT while waiting for the builder: destroyed, bake.json says so, exit 1", async () => {

@@ -16,10 +16,16 @@ import { type BakeContents, parseBakeContents } from "../infra/config";
 import type { InstanceState } from "./cloud/instance";
 import { ecsTime } from "./cloud/inventory";
 import type { E2eStack } from "./e2e";
-import { LifecycleExit } from "./errors";
+import { LifecycleError, LifecycleExit } from "./errors";
 import { cancelInterrupted, pause } from "./interrupt";
 import type { Outputs } from "./pulumi/driver";
-import { type CloudCheck, firstLine, type TeardownResult, teardown } from "./teardown";
+import {
+  type CloudCheck,
+  type Destroyable,
+  firstLine,
+  type TeardownResult,
+  teardown,
+} from "./teardown";
 
 /** The prefix of the builder's one verdict line (BAKE-CONTRACT). */
 export const VERDICT_PREFIX = "WAN_VACE_BAKE_RESULT";
@@ -255,6 +261,27 @@ export function redact(text: string, secrets: readonly string[] = []): string {
   return secrets
     .filter((s) => s.length >= 8)
     .reduce((out, s) => out.split(s).join("[redacted]"), text);
+}
+
+/**
+ * A bake stack an earlier run left behind (killed before its teardown) is destroyed before a new
+ * bake starts: its stopped builder would otherwise pass its old verdict off as this bake's.
+ */
+export async function destroyLeftover(
+  stack: Destroyable,
+  o: { cloud: CloudCheck; cloudUnavailable?: string; log: (line: string) => void },
+): Promise<void> {
+  o.log(`an earlier bake left stack ${stack.name}: destroying it before this one starts`);
+  const t = await teardown(stack, {
+    cloud: o.cloud,
+    cloudUnavailable: o.cloudUnavailable,
+    log: o.log,
+  });
+  if (!t.ok)
+    throw new LifecycleError(
+      LifecycleExit.teardownFailed,
+      `stack ${stack.name}, left by an earlier bake, could not be destroyed (see above); nothing new was created. Retry, or: vace down --stack ${stack.name}`,
+    );
 }
 
 function stringOutput(outputs: Outputs, key: string): string {
