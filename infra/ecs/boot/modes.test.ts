@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { requireBinary } from "../../../test/binaries";
-import { FakeCloud } from "./files/fake-cloud";
+import { FakeCloud, INSTANCE_ID } from "./files/fake-cloud";
 import {
   createFakeHost,
   FAKE_DOCKER_VERSION,
@@ -271,7 +271,12 @@ describe("a bake (rendered bake.sh on the builder)", () => {
     expect(s.calls().host).toContain("cloud-init clean --logs\n");
     const apt = s.calls().apt.trim().split("\n");
     expect(apt).toContain("systemctl disable wan-vace-bake.service");
-    expect(apt.at(-1)).toBe("systemctl poweroff");
+    // Stopped through the API with StopCharging (a poweroff from the OS keeps the GPU billed).
+    expect(apt).not.toContain("systemctl poweroff");
+    expect(cloud.calls.at(-2)).toMatchObject({
+      action: "StopInstance",
+      params: { InstanceId: INSTANCE_ID, StoppedMode: "StopCharging" },
+    });
     // Neither the journal nor the console saw a secret.
     for (const text of [out, s.read("console")]) {
       expect(text).not.toContain(PASSWORD);
@@ -322,5 +327,21 @@ describe("a bake (rendered bake.sh on the builder)", () => {
     expect(Object.keys(verdict ?? {})).toEqual(["ok", "error"]);
     expect(s.calls().docker).not.toMatch(/^(login|pull) /m);
     expectCleanAndOff(s, r.out);
+  });
+
+  it("powers off from the OS when StopInstance is refused, still after the verdict", async () => {
+    const refusing = new FakeCloud({ secrets: cloud.secrets, stopError: "Forbidden.RAM" });
+    await refusing.start();
+    try {
+      const s = installed("bake-refused", base, "bake");
+      s.asBaked();
+      const r = await s.run(`"${s.lib}/bake.sh"`, { ...s.env, ...refusing.env() });
+      expect(verdicts(r.out).map((v) => v.ok)).toEqual([true]);
+      expect(refusing.callsTo("StopInstance")).toHaveLength(1);
+      expect(r.out).toContain("StopInstance failed: powering off from the OS");
+      expect(s.calls().apt.trim().split("\n").at(-1)).toBe("systemctl poweroff");
+    } finally {
+      await refusing.stop();
+    }
   });
 });

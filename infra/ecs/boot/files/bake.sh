@@ -2,7 +2,8 @@
 # `vace bake`'s builder (docs/cold-start.md): runs the deploy's own boot steps (setup-host.sh,
 # boot_secrets.py, registry-login.sh, ensure-image.sh), leaves the units installed but not
 # enabled, removes what must not be in an image, prints ONE verdict line to the serial console
-# and the journal, and powers off, on failure too (a failed builder stops billing at once).
+# and the journal, and stops the instance, on failure too: StopInstance with StopCharging (an
+# in-OS poweroff would keep the GPU billed), or a poweroff when the API refuses.
 # ops/bake.ts reads the last WAN_VACE_BAKE_RESULT line with GetInstanceConsoleOutput.
 set -uo pipefail
 BOOT_ENV=${WAN_VACE_BOOT_ENV:-/etc/wan-vace/boot.env}
@@ -85,9 +86,17 @@ verdict() {
     "$ERROR" "${COMFYUI_DIGEST:-}" "${GATEWAY_DIGEST:-}" "${DRIVER:-}" "${DOCKER:-}" "${TOOLKIT:-}" "${KERNEL:-}"
 }
 
+# The instance's role may stop this instance (infra/ecs/iam.ts); aliyun_rpc.py says what the cloud
+# reports. Without it (API down, role gone) the OS powers off: stopped, but billed until released.
+stop() {
+  python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import aliyun_rpc as r; r.stop_instance_charging(r.Metadata(), sys.argv[2])' "$LIB" "$REGION" && return
+  log "StopInstance failed: powering off from the OS (billed until vace bake destroys the builder or ECS releases it)"
+  systemctl poweroff
+}
+
 bake
 clean
 line=$(verdict)
 echo "$line"
 echo "$line" >"$CONSOLE" || log "could not write the verdict to $CONSOLE"
-systemctl poweroff
+stop
