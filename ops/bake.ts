@@ -19,13 +19,7 @@ import type { E2eStack } from "./e2e";
 import { LifecycleError, LifecycleExit } from "./errors";
 import { cancelInterrupted, pause } from "./interrupt";
 import type { Outputs } from "./pulumi/driver";
-import {
-  type CloudCheck,
-  type Destroyable,
-  firstLine,
-  type TeardownResult,
-  teardown,
-} from "./teardown";
+import { type CloudCheck, firstLine, type TeardownResult, teardown } from "./teardown";
 
 /** The prefix of the builder's one verdict line (BAKE-CONTRACT). */
 export const VERDICT_PREFIX = "WAN_VACE_BAKE_RESULT";
@@ -268,7 +262,7 @@ export function redact(text: string, secrets: readonly string[] = []): string {
  * bake starts: its stopped builder would otherwise pass its old verdict off as this bake's.
  */
 export async function destroyLeftover(
-  stack: Destroyable,
+  stack: BakeStack,
   o: { cloud: CloudCheck; cloudUnavailable?: string; log: (line: string) => void },
 ): Promise<void> {
   o.log(`an earlier bake left stack ${stack.name}: destroying it before this one starts`);
