@@ -24,6 +24,13 @@ import { type StackConfigSource, stackConfigFile } from "./stack-config";
 type Doc = { encryptionsalt?: unknown; config?: Record<string, unknown> } | null;
 
 const isSecure = (v: unknown) => typeof v === "object" && v !== null && "secure" in v;
+/**
+ * Keys the bake sets itself, or that describe a deployment booting a baked image: a source stack
+ * that already boots one must still bake from the OS image (config rejects bakedImageId there).
+ */
+const NOT_COPIED = new Set(["bakeStage", "bakeContents", "bakedImageId"]);
+const bareKey = (key: string) =>
+  key.startsWith(`${PROJECT}:`) ? key.slice(PROJECT.length + 1) : key;
 
 /**
  * The bake stack file: the source's plain config (encrypted values are set separately), and the
@@ -36,7 +43,9 @@ export function bakeStackFileText(
 ): string {
   const source = (parse(sourceText) as Doc)?.config ?? {};
   const salt = existingBakeText ? (parse(existingBakeText) as Doc)?.encryptionsalt : undefined;
-  const config = Object.fromEntries(Object.entries(source).filter(([, v]) => !isSecure(v)));
+  const config = Object.fromEntries(
+    Object.entries(source).filter(([k, v]) => !isSecure(v) && !NOT_COPIED.has(bareKey(k))),
+  );
   return [
     `# Written by \`vace bake\` from ${sourceName} on every bake: edit that file, not this one.`,
     stringify({ ...(typeof salt === "string" && { encryptionsalt: salt }), config }),
@@ -66,7 +75,7 @@ export async function openBakeStack(o: BakeConfigOptions): Promise<StackDriver> 
   const fromStack: string[] = [];
   const problems: ConfigIssue[] = [];
   for (const key of secretKeys) {
-    const bare = key.startsWith(`${PROJECT}:`) ? key.slice(PROJECT.length + 1) : key;
+    const bare = bareKey(key);
     const envName = SECRET_CONFIG_ENV[bare];
     if (envName && env[envName]) continue; // StackDriver.open sets it from the environment
     if (o.sourceInBackend && ownFile) {
