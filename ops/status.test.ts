@@ -42,6 +42,19 @@ const sources = (
   ...extra,
 });
 
+/** The cloud holds the stack's instance, running since 10:00. */
+const running = () => {
+  cloud.resources = [
+    {
+      kind: "instance",
+      id: "i-1",
+      status: "Running",
+      creationTime: "2026-12-01T10:00Z",
+      tags: { project: "wan-vace", stack: "dev" },
+    },
+  ];
+};
+
 describe("vace status", () => {
   it("names each state in words", () => {
     expect(instanceState("Running")).toBe("running");
@@ -53,15 +66,7 @@ describe("vace status", () => {
   });
 
   it("a running stack: time left, and spend so far from the cloud's CreationTime", async () => {
-    cloud.resources = [
-      {
-        kind: "instance",
-        id: "i-1",
-        status: "Running",
-        creationTime: "2026-12-01T10:00Z",
-        tags: { project: "wan-vace", stack: "dev" },
-      },
-    ];
+    running();
     const row = await statusRow("dev", sources(["urn:x"]));
     expect(row).toMatchObject({
       state: "running",
@@ -113,18 +118,6 @@ const COLD: ColdStartReport = {
 };
 
 describe("vace status: cold start from both sides", () => {
-  const running = () => {
-    cloud.resources = [
-      {
-        kind: "instance",
-        id: "i-1",
-        status: "Running",
-        creationTime: "2026-12-01T10:00Z",
-        tags: { project: "wan-vace", stack: "dev" },
-      },
-    ];
-  };
-
   it("a running ECS endpoint shows its boot timeline, each phase with the time it took", async () => {
     running();
     const asked: Record<string, unknown>[] = [];

@@ -10,7 +10,6 @@ import { connect as http2Connect } from "node:http2";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
 import { connect as tlsConnect } from "node:tls";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,7 +19,7 @@ import {
   startRecordingUpstream,
 } from "../../test/doubles/upstream/recording-upstream";
 import { type Gateway, startGateway } from "./launch";
-import { rawExchange } from "./raw-exchange";
+import { rawExchange, slowAuthedPrompt } from "./raw-exchange";
 
 requireBinary("caddy");
 
@@ -90,17 +89,7 @@ describe("slow unauthenticated bodies", () => {
   });
 
   it("an authenticated slow body is not cut: it may take its time (read_body 15 min)", async () => {
-    const req = request(`${plain.url}/prompt?case=slow-authed`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: Readable.from(
-        (async function* () {
-          yield '{"prompt": ';
-          await new Promise((r) => setTimeout(r, 1500));
-          yield '{"1": {"class_type": "X", "inputs": {}}}}';
-        })(),
-      ),
-    });
+    const req = slowAuthedPrompt(plain.url, token, "slow-authed", 1500);
     const res = await req;
     expect(res.statusCode).toBe(200);
     await res.body.dump();

@@ -1,5 +1,22 @@
-/** A raw TCP exchange with the gateway, for tests that need exact bytes and socket timing. */
+/** Test clients for the gateway that need exact bytes, socket timing or a slow body. */
 import type { Socket } from "node:net";
+import { Readable } from "node:stream";
+import { request } from "undici";
+
+/** An authenticated POST /prompt whose body pauses `pauseMs` halfway (a slow upload). */
+export function slowAuthedPrompt(base: string, token: string, tag: string, pauseMs: number) {
+  return request(`${base}/prompt?case=${tag}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: Readable.from(
+      (async function* () {
+        yield '{"prompt": ';
+        await new Promise((r) => setTimeout(r, pauseMs));
+        yield '{"1": {"class_type": "X", "inputs": {}}}}';
+      })(),
+    ),
+  });
+}
 
 /**
  * What a raw connection got back, and whether the server closed it, within `limitMs`; with

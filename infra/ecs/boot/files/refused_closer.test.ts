@@ -9,11 +9,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Readable } from "node:stream";
-import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Gateway, startGateway } from "../../../../docker/gateway/launch";
-import { rawExchange } from "../../../../docker/gateway/raw-exchange";
+import { rawExchange, slowAuthedPrompt } from "../../../../docker/gateway/raw-exchange";
 import { requireBinary } from "../../../../test/binaries";
 import {
   type RecordingUpstream,
@@ -106,18 +104,8 @@ describe("refused_closer.py with the real gateway", () => {
   });
 
   it("never touches an authenticated slow upload running beside refused ones", async () => {
-    const upload = request(`${guarded.url}/prompt?case=closer-authed`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: Readable.from(
-        (async function* () {
-          yield '{"prompt": ';
-          // Longer than the grace, while refused requests come and go.
-          await new Promise((r) => setTimeout(r, GRACE_S * 1000 + 1500));
-          yield '{"1": {"class_type": "X", "inputs": {}}}}';
-        })(),
-      ),
-    });
+    // Paused for longer than the grace, while refused requests come and go.
+    const upload = slowAuthedPrompt(guarded.url, token, "closer-authed", GRACE_S * 1000 + 1500);
     const [res, refused] = await Promise.all([upload, slowBodies(guarded, 6, 15_000)]);
     expect(res.statusCode).toBe(200);
     await res.body.dump();
