@@ -17,9 +17,11 @@
  * - The Kubernetes ImageCache API (Alibaba's ECI page, the only published schema of that CR):
  *   `spec.images`, `spec.imagePullSecrets` as `namespace:name`, `spec.imageCacheSize` 20-32768 GiB
  *   ("at least twice the image"), `spec.retentionDays` 1-65536.
- * UNCONFIRMED without an ACS account (docs/acs.md "Verified here, and not"): the CR's group/version
- * on ACS (IMAGE_CACHE_API_VERSION), the add-on's config keys, and the pod annotation, which
- * acs-facts §4 lists as unconfirmed.
+ * UNCONFIRMED without an ACS account (docs/acs.md "Image cache"): the CR's group/version and spec
+ * fields on ACS (IMAGE_CACHE_API_VERSION; ECI's schema), the add-on's config as JSON, and the whole
+ * "使用镜像缓存" part above (the pod annotation, which acs-facts §4 lists as unconfirmed, the
+ * `Always` rule, which ECI's pages contradict by recommending IfNotPresent, and the matched
+ * annotation): the copy of that page searchable here holds only its introduction and prices.
  */
 import type * as alicloud from "@pulumi/alicloud";
 import type * as pulumi from "@pulumi/pulumi";
