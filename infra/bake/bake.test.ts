@@ -91,6 +91,14 @@ describe("stage builder", () => {
     expect(mine("stage1").filter((r) => r.type === IMAGE_TYPE)).toEqual([]);
   });
 
+  it("carries no key pair, whatever the source stack sets: its authorized key would stay in the image", () => {
+    // cloud-init writes the pair's public key to /root/.ssh/authorized_keys on the builder, and
+    // bake.sh does not remove it: every deployment from the image would accept that key.
+    expect(SOURCE.keyPairName).toBe("ops");
+    expect(one("stage1", INSTANCE)).not.toHaveProperty("keyName");
+    expect(one("stage2", INSTANCE)).not.toHaveProperty("keyName");
+  });
+
   it("boots in bake mode and its secret holds a fresh token and the registry login, no TLS", () => {
     const userData = decodeUserData(String(one("stage1", INSTANCE).userData));
     const config = parse(userData) as { runcmd: string[][] };

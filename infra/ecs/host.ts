@@ -239,7 +239,9 @@ export function buildGpuHost(
       httpTokens: "required",
       // Gzipped (cloud-init unpacks it) to stay under the 16 KB user-data floor.
       userData: userData.apply(encodeUserData),
-      ...(c.keyPairName !== undefined && { keyName: c.keyPairName }),
+      // Not on a builder: nothing can reach it (no ingress), and cloud-init would leave the pair's
+      // key in /root/.ssh/authorized_keys, so in the image and every host booted from it.
+      ...(c.keyPairName !== undefined && a.mode !== "bake" && { keyName: c.keyPairName }),
       tags: pulumi.all([tags, digest]).apply(([t, d]) => ({ ...t, [BOOT_DIGEST_TAG]: d })),
     },
     {
