@@ -85,6 +85,7 @@ function linked(d: StackDriver): BakeStack {
     cancel: () => d.cancel(),
     setConfig: (k, v) => d.setConfig(k, v),
     resources: () => d.resources(),
+    idsOf: (type) => d.idsOf(type),
     remove: () => d.remove(),
     destroy: async (refresh) => {
       await d.destroy(refresh);
@@ -266,8 +267,28 @@ describe("vace bake: the bake stack is destroyed on every path", () => {
     builderInCloud(console_(verdictLine({ ok: true, ...CONTENTS })));
     const { result, report } = await bake({ script: { fail: { "up image": 1 } } });
     expect(result.exitCode).toBe(LifecycleExit.deployFailed);
-    expect(report).toMatchObject({ phase: "image", imageId: null, contents: { commit: COMMIT } });
+    expect(report).toMatchObject({
+      phase: "image",
+      imageId: null,
+      contents: { commit: COMMIT },
+      keptImages: [],
+    });
     expect(ups()).toBe(2);
+    expectTornDown();
+  });
+
+  it("stage 2 fails after ECS made the image: the kept image is named in the log and bake.json", async () => {
+    // retainOnDelete keeps it through the destroy, and the reaper never deletes an image: unnamed,
+    // it would be billed (its snapshot) with nobody told it exists.
+    builderInCloud(console_(verdictLine({ ok: true, ...CONTENTS })));
+    const { result, report, log } = await bake({
+      script: { fail: { "up image": 1 }, imageCreated: true },
+    });
+    expect(result.exitCode).toBe(LifecycleExit.deployFailed);
+    expect(report).toMatchObject({ phase: "image", imageId: null, keptImages: ["vace-image-id"] });
+    expect(log).toContain(
+      "stage 2 failed, but the bake stack holds image vace-image-id, which its destroy keeps",
+    );
     expectTornDown();
   });
 

@@ -86,7 +86,12 @@ export function consoleTail(consoleText: string, lines = 30): string[] {
 /** What the bake needs from its stack (ops/pulumi StackDriver implements it). */
 export interface BakeStack extends E2eStack {
   setConfig(key: string, value: string): Promise<void>;
+  /** Cloud ids of the state's resources of a type (ops/pulumi StackDriver.idsOf). */
+  idsOf(type: string): Promise<string[]>;
 }
+
+/** The stage-2 image's Pulumi type (infra/bake: an ecs.Image with retainOnDelete). */
+export const IMAGE_RESOURCE_TYPE = "alicloud:ecs/image:Image";
 
 /** The builder as the cloud sees it (ops/cloud/instance.ts over the RPC client). */
 export interface BuilderProbe {
@@ -126,6 +131,11 @@ export interface BakeResult {
   phase: BakePhase;
   error?: string;
   imageId?: string;
+  /**
+   * Images stage 2 created although it failed (CreateImage went through, the wait for it did not):
+   * the destroy keeps them (retainOnDelete) and the reaper never deletes an image.
+   */
+  keptImages?: string[];
   /** What the builder reported, plus the commit: the image's tags. */
   contents?: BakeContents;
   builder: { instanceId?: string; autoReleaseTime?: string };
@@ -206,6 +216,7 @@ export async function runBake(o: BakeOptions): Promise<BakeResult> {
     for (const l of result.consoleTail ?? []) o.log(`  console | ${l}`);
     const updating = result.phase === "builder" || result.phase === "image";
     if (o.signal.aborted && updating) await cancelInterrupted(o.stack, o.log);
+    if (result.phase === "image") await findKeptImages(o, result);
   }
   // Teardown below always runs: everything above that can throw is inside the try.
 
@@ -232,6 +243,24 @@ export async function runBake(o: BakeOptions): Promise<BakeResult> {
         ? LifecycleExit.bakeFailed
         : LifecycleExit.deployFailed;
   return { ...result, exitCode, interrupted: o.signal.aborted, teardown: t };
+}
+
+/**
+ * After a failed stage 2, the images its state holds: the destroy will keep them, so they are named
+ * now (log and bake.json), while the state still has them.
+ */
+async function findKeptImages(o: BakeOptions, result: { keptImages?: string[] }): Promise<void> {
+  const ids = await o.stack.idsOf(IMAGE_RESOURCE_TYPE).catch((e) => {
+    o.log(
+      `could not read the bake stack's state for an image stage 2 may have made: ${firstLine(e)}`,
+    );
+    return [];
+  });
+  result.keptImages = ids;
+  for (const id of ids)
+    o.log(
+      `stage 2 failed, but the bake stack holds image ${id}, which its destroy keeps: it may be unusable or still being made; check it (aliyun ecs DescribeImages --ImageId ${id}), then use it or delete it (aliyun ecs DeleteImage --ImageId ${id})`,
+    );
 }
 
 /** The image needs the builder's disk: say so when ECS may release it before CreateImage is done. */
@@ -380,6 +409,8 @@ export function bakeReport(r: BakeProgress) {
       autoReleaseTime: r.builder.autoReleaseTime ?? null,
     },
     remaining: r.teardown?.remaining ?? null,
+    /** Images a failed stage 2 made, kept by the destroy (null unless stage 2 failed). */
+    keptImages: r.keptImages ?? null,
     consoleTail: r.consoleTail ?? null,
   };
 }

@@ -150,6 +150,16 @@ export class StackDriver {
     return resources.map((r) => r.urn);
   }
 
+  /** Cloud ids of the state's resources of this type (also one whose create failed after it got an id). */
+  async idsOf(type: string): Promise<string[]> {
+    const state = await this.stack.exportStack();
+    type Res = { type?: string; id?: unknown };
+    const resources = (state.deployment as { resources?: Res[] }).resources ?? [];
+    return resources.flatMap((r) =>
+      r.type === type && typeof r.id === "string" && r.id ? [r.id] : [],
+    );
+  }
+
   /**
    * The region the stack's alicloud provider was configured with, from the state (a runner that
    * never had the stack's config file still knows where to look). Undefined when the state is empty.

@@ -29,6 +29,8 @@ export interface FakeScript {
   region?: string;
   /** vace bake: the outputs of an `up` whose stack has wan-vace:bakeStage set to the key. */
   stageOutputs?: Record<string, Record<string, unknown>>;
+  /** With a failing "up image": the image was created before the update failed (it is in the state). */
+  imageCreated?: boolean;
 }
 
 export interface FakeCall {
