@@ -10,6 +10,7 @@ import {
   type PulumiTest,
   rawInputs,
   realisticInvokes,
+  recordingOptions,
   setupPulumi,
   unwrap,
   waitForRegistrations,
@@ -48,12 +49,13 @@ beforeAll(async () => {
 const warn = vi.spyOn(pulumi.log, "warn");
 afterEach(() => warn.mockClear());
 
+const optionsSeen = new Map<string, pulumi.CustomResourceOptions>();
 async function deploy(name: string, image: string) {
-  const d = new EcsDeployment(name, {
-    config: config(image),
-    stack: name,
-    expiresAt: autoReleaseTime(new Date(), 240),
-  });
+  const d = new EcsDeployment(
+    name,
+    { config: config(image), stack: name, expiresAt: autoReleaseTime(new Date(), 240) },
+    recordingOptions(optionsSeen),
+  );
   await unwrap(d.instanceId);
   await waitForRegistrations(t.record);
   const [instance] = t.record.resources.filter(
@@ -74,6 +76,16 @@ describe("deploying from a baked image", () => {
     expect(warnings().filter((w) => w.includes("the boot pulls"))).toEqual([]);
     const byId = t.record.invokes.filter((i) => i.inputs.imageId === BAKED);
     expect(byId[0]?.inputs).toMatchObject({ imageId: BAKED, owners: "self" });
+  });
+
+  it("never keeps the instance's old image: setting or changing bakedImageId boots the new one", async () => {
+    // bakedImageId is in boot.env, so a new one changes userData and replaces the instance. With
+    // imageId in ignoreChanges, Pulumi would create that replacement from the image id in state
+    // (the old OS image: a baked-mode boot that finds no driver and fails).
+    await deploy("switch", `${R}/comfyui:0.1.0@${A}`);
+    const o = optionsSeen.get("switch-gpu");
+    expect(o?.replaceOnChanges).toEqual(["userData"]);
+    expect(o?.ignoreChanges ?? []).not.toContain("imageId");
   });
 
   it("warns for each configured image whose digest differs, naming what the boot will pull", async () => {

@@ -251,7 +251,10 @@ export function buildGpuHost(
       // a new instance; delete first so two GPUs are never billed and the EIP moves cleanly.
       replaceOnChanges: ["userData"],
       deleteBeforeReplace: true,
-      ignoreChanges: STICKY_INSTANCE,
+      // Only the looked-up OS image is sticky. A baked image id is in boot.env, so changing it
+      // replaces the instance, and Pulumi builds a replacement from an ignored property's value in
+      // state: the old image, which a baked-mode boot would find without a driver.
+      ignoreChanges: c.bakedImageId === undefined ? STICKY_INSTANCE : [],
     },
   );
 
