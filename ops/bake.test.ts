@@ -403,6 +403,21 @@ describe("vace bake: the bake stack is destroyed on every path", () => {
     expect(Object.keys(fake.stacks())).toEqual(["dev-bake"]);
   });
 
+  it("the backend refuses to remove the emptied stack: exit 5 and bake.json finished, not a crash", async () => {
+    builderInCloud(console_(verdictLine({ ok: true, ...CONTENTS })));
+    const { result, report } = await bake({ script: { fail: { "stack rm": "always" } } });
+    expect(result.exitCode).toBe(LifecycleExit.teardownFailed);
+    expect(report).toMatchObject({
+      imageId: "m-t4n0bakedimage01",
+      destroyed: false,
+      finished: true,
+    });
+    expect(report.remaining).toEqual([
+      expect.stringMatching(/^the emptied stack could not be removed from the backend: /),
+    ]);
+    expect(cloud().resources.filter((r) => r.kind === "instance")).toEqual([]);
+  });
+
   it("stage 1 fails and the destroy too: the builder is found by the stack's tags and named", async () => {
     builderInCloud(console_(), { statuses: [], status: "Running" });
     const { result, report } = await bake({

@@ -80,13 +80,18 @@ export async function teardown(stack: Destroyable, opts: TeardownOptions): Promi
   }
 
   if (remaining.length === 0) {
-    await stack.remove();
-    opts.log(
-      `stack ${stack.name}: nothing left (state empty, no tagged resource in the cloud); removed`,
+    // A backend that refuses now (a lock, the network) must not turn a finished teardown into a
+    // crash that skips the caller's report: the stack is empty, only its record stays.
+    await stack.remove().then(
+      () =>
+        opts.log(
+          `stack ${stack.name}: nothing left (state empty, no tagged resource in the cloud); removed`,
+        ),
+      (e) =>
+        remaining.push(`the emptied stack could not be removed from the backend: ${firstLine(e)}`),
     );
-  } else {
-    for (const r of remaining) opts.log(`LEFT: ${r}`);
   }
+  for (const r of remaining) opts.log(`LEFT: ${r}`);
   return { ok: remaining.length === 0, remaining, destroyedAt, attempts: attempt };
 }
 
