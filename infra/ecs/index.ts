@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type DeployCertificate, deployCertificate } from "../common/certificate";
+import type { Endpoint } from "../common/endpoint";
 import { endpointToken } from "../common/token";
 import type { WanVaceConfig } from "../config";
 import { checkedBakedImage } from "./baked-image";
@@ -21,7 +22,7 @@ export interface EcsDeploymentArgs {
   expiresAt: string;
 }
 
-export class EcsDeployment extends pulumi.ComponentResource {
+export class EcsDeployment extends pulumi.ComponentResource implements Endpoint {
   readonly url: pulumi.Output<string>;
   readonly token: pulumi.Output<string>;
   readonly certificateSha256: pulumi.Output<string | undefined>;
